@@ -1,0 +1,37 @@
+//! Exit codes: the one place they are defined. README.md lists them for users.
+
+use std::process::ExitCode;
+
+/// Everything worked; for `verify`, the file is intact (and signed by the given key).
+pub const OK: u8 = 0;
+/// The file was read, but it is not intact: `verify` found a problem or a bad signature.
+pub const INTEGRITY: u8 = 1;
+/// The command line is wrong (clap's own code).
+pub const USAGE: u8 = 2;
+/// An input could not be used at all: missing, unreadable, a directory, empty, not a capture,
+/// or written by a newer dredge; or a key file that is not a key.
+pub const INPUT: u8 = 3;
+/// A capture is damaged: the command did what it could with the readable part and said what
+/// was lost.
+pub const DAMAGED: u8 = 4;
+/// Writing an output failed.
+pub const OUTPUT: u8 = 5;
+
+pub fn code(c: u8) -> ExitCode {
+    ExitCode::from(c)
+}
+
+/// The documented code for a library error.
+pub fn for_error(err: &anyhow::Error) -> u8 {
+    use dredge_format::Error as E;
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<E>() {
+            return match e {
+                E::Block { .. } => DAMAGED,
+                E::TooLarge { .. } => OUTPUT,
+                _ => INPUT,
+            };
+        }
+    }
+    OUTPUT
+}

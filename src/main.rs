@@ -1,0 +1,76 @@
+//! The `dredge` command: record, check and question syscall captures of Linux containers.
+//!
+//! One file per command under `cmd/`. Library crates return typed errors; this binary wraps
+//! them with `anyhow`, prints the whole chain on stderr, and turns them into the exit codes of
+//! [`exit`]. Data goes to stdout, logs and progress to stderr.
+
+mod cmd;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (verify: the capture is intact)
+  1  verify: the capture is damaged, or not signed by the given key
+  2  usage error
+  3  input unusable: missing, unreadable, a directory, empty, not a capture, from a newer
+     dredge, or a bad key file
+  4  capture damaged: the readable part was used and the loss reported on stderr
+  5  writing an output failed";
+
+#[derive(Parser)]
+#[command(name = "dredge", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    /// More logging on stderr (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Info(cmd::info::Args),
+    Verify(cmd::verify::Args),
+    Generate(cmd::generate::Args),
+    Keygen(cmd::keygen::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DREDGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_target(false)
+        .without_time()
+        .init();
+
+    let result = match cli.command {
+        Command::Info(args) => cmd::info::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
+    };
+    match result {
+        Ok(code) => exit::code(code),
+        Err(err) => {
+            eprintln!("dredge: {err:#}");
+            exit::code(exit::for_error(&err))
+        }
+    }
+}
