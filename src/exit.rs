@@ -6,8 +6,7 @@ use std::process::ExitCode;
 pub const OK: u8 = 0;
 /// The file was read, but it is not intact: `verify` found a problem or a bad signature.
 pub const INTEGRITY: u8 = 1;
-/// The command line is wrong (clap's own code).
-pub const USAGE: u8 = 2;
+// 2: the command line is wrong; clap exits with it before any command runs.
 /// An input could not be used at all: missing, unreadable, a directory, empty, not a capture,
 /// or written by a newer dredge; or a key file that is not a key.
 pub const INPUT: u8 = 3;

@@ -463,6 +463,28 @@ impl Capture {
         Ok(self.stored(entry.offset, &header))
     }
 
+    /// Checks every block's header and payload checksum, in parallel, without decoding:
+    /// a quick integrity pass (a full one is [`crate::verify`]).
+    pub fn check_blocks(&self) -> Vec<BlockError> {
+        let mut errors: Vec<BlockError> = self
+            .blocks
+            .par_iter()
+            .filter_map(|entry| {
+                let h = &entry.header;
+                let result = self.checked_stored(entry).and_then(|s| check_payload(s, h));
+                result.err().map(|damage| BlockError {
+                    seq: h.seq,
+                    kind: h.kind,
+                    offset: entry.offset,
+                    events: if h.kind == BlockKind::Events { u64::from(h.count) } else { 0 },
+                    damage,
+                })
+            })
+            .collect();
+        errors.sort_by_key(|e| e.offset);
+        errors
+    }
+
     /// Decodes one event block.
     pub fn decode_events(&self, entry: &IndexEntry) -> Result<EventBlock, BlockError> {
         let raw = self.payload(entry)?;
@@ -491,7 +513,7 @@ impl Capture {
         };
         Some(self.payload(entry).and_then(|raw| {
             State::decode(entry.header.kind, &raw, entry.header.count)
-                .unwrap_or_else(|| Err(crate::wire::DecodeError { offset: 0, what: "kind" }))
+                .unwrap_or(Err(crate::wire::DecodeError { offset: 0, what: "kind" }))
                 .map_err(|e| fail(Damage::Decode(e)))
         }))
     }

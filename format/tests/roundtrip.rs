@@ -1,6 +1,8 @@
 //! Round trips through a real file: every parameter type and every block kind, written by the
 //! `Writer` and read back by `Capture`, must come back exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use dredge_format::param::{ALL_PARAM_TYPES, SockAddr, SockTuple, family};

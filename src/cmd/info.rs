@@ -74,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 fn gather(capture: &Capture, path: &std::path::Path) -> Info {
     let (mut threads, mut processes, mut users, mut groups) = (0, 0, 0, 0);
     let (mut containers, mut drops, mut damaged) = (Vec::new(), Vec::new(), Vec::new());
+    let mut broken: Vec<BlockError> = capture.check_blocks();
     for (_, state) in capture.states() {
         match state {
             Ok(State::Threads(t)) => {
@@ -87,11 +88,15 @@ fn gather(capture: &Capture, path: &std::path::Path) -> Info {
             Ok(State::Containers(c)) => containers.extend(c),
             Ok(State::Drops(d)) => drops.extend(d),
             Ok(_) => {}
-            Err(e) => damaged.push(e.to_string()),
+            Err(e) if broken.contains(&e) => {}
+            Err(e) => broken.push(e),
         }
     }
+    broken.sort_by_key(|e| e.offset);
+    damaged.extend(broken.iter().map(|e| e.to_string()));
+    let intact = capture.losses().is_empty() && broken.is_empty();
 
-    let (counts, first, last) = match capture.footer().filter(|_| capture.losses().is_empty()) {
+    let (counts, first, last) = match capture.footer().filter(|_| intact) {
         Some(f) if f.events > 0 => (f.type_counts.clone(), Some(f.min_ts), Some(f.max_ts)),
         Some(_) => (Vec::new(), None, None),
         None => count_by_decoding(capture, &mut damaged),
@@ -164,7 +169,12 @@ fn count_by_decoding(
     });
     let (counts, lo, hi, mut errors) = total.into_inner().unwrap_or_default();
     errors.sort_by_key(|e| e.seq);
-    damaged.extend(errors.iter().map(|e| e.to_string()));
+    for e in errors {
+        let e = e.to_string();
+        if !damaged.contains(&e) {
+            damaged.push(e);
+        }
+    }
     let any = !counts.is_empty();
     (counts.into_iter().collect(), any.then_some(lo), any.then_some(hi))
 }

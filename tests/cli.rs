@@ -1,0 +1,258 @@
+//! Whole-command tests: `dredge` run as a user would, on good and bad input.
+//!
+//! Each bad input of the format issue has its own test: the command must not panic, must name
+//! the file (and the offset where there is one), and must exit with the documented code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn dredge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dredge")).args(args).output().expect("dredge runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn code(o: &Output) -> i32 {
+    let c = o.status.code().expect("exited, not killed");
+    assert_ne!(c, 101, "panicked: {}", text(o));
+    c
+}
+
+fn generate(dir: &Path, name: &str, events: &str, extra: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let p = path.to_str().unwrap();
+    let mut args = vec!["generate", "-w", p, "-n", events];
+    args.extend_from_slice(extra);
+    let o = dredge(&args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    path
+}
+
+/// A block's offset in a fresh file: the header block starts at 16.
+fn second_block_offset(bytes: &[u8]) -> usize {
+    let stored = u32::from_le_bytes(bytes[16 + 12..16 + 16].try_into().unwrap()) as usize;
+    16 + 56 + stored
+}
+
+#[test]
+fn info_and_verify_on_a_good_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "good.dcap", "5000", &[]);
+    let o = dredge(&["info", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("events:      5000"), "{out}");
+    assert!(out.contains("httpd_event"), "{out}");
+    assert!(out.contains("drops:       42 events lost"), "{out}");
+
+    let o = dredge(&["info", "--json", f.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["events"], 5000);
+    assert_eq!(v["containers"][0]["name"], "httpd_event");
+
+    let o = dredge(&["verify", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("OK"));
+}
+
+#[test]
+fn capture_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "p.dcap", "100", &[]);
+    let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn signed_capture_verifies_with_its_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("alice");
+    let other = dir.path().join("bob");
+    assert_eq!(code(&dredge(&["keygen", prefix.to_str().unwrap()])), 0);
+    assert_eq!(code(&dredge(&["keygen", other.to_str().unwrap()])), 0);
+    let key = prefix.with_extension("key");
+    let f = generate(dir.path(), "s.dcap", "2000", &["--sign-key", key.to_str().unwrap()]);
+    let f = f.to_str().unwrap();
+
+    let good = dredge(&["verify", f, "--key", prefix.with_extension("pub").to_str().unwrap()]);
+    assert_eq!(code(&good), 0, "{}", text(&good));
+    let bad = dredge(&["verify", f, "--key", other.with_extension("pub").to_str().unwrap()]);
+    assert_eq!(code(&bad), 1, "{}", text(&bad));
+    assert!(text(&bad).contains("NOT the given key"), "{}", text(&bad));
+
+    let unsigned = generate(dir.path(), "u.dcap", "100", &[]);
+    let o = dredge(&[
+        "verify",
+        unsigned.to_str().unwrap(),
+        "--key",
+        other.with_extension("pub").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("not signed"), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("empty.dcap");
+    std::fs::write(&f, b"").unwrap();
+    for cmd in ["info", "verify"] {
+        let o = dredge(&[cmd, f.to_str().unwrap()]);
+        assert_eq!(code(&o), 3, "{}", text(&o));
+        assert!(text(&o).contains("empty.dcap: empty file"), "{}", text(&o));
+    }
+}
+
+#[test]
+fn bad_input_wrong_magic() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    std::fs::write(&f, b"this is not a capture at all, just some text\n").unwrap();
+    let o = dredge(&["info", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(text(&o).contains("notes.txt: not a dredge capture: magic"), "{}", text(&o));
+    assert!(text(&o).contains("at offset 0"), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_scap_file_is_recognised() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("old.scap");
+    let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
+    shb.resize(28, 0);
+    std::fs::write(&f, &shb).unwrap();
+    let o = dredge(&["info", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(text(&o).contains("sysdig/Falco .scap"), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dredge(&["info", dir.path().to_str().unwrap()]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(text(&o).contains("is a directory"), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_missing_path() {
+    let o = dredge(&["verify", "/nonexistent/dredge/capture.dcap"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(text(&o).contains("/nonexistent/dredge/capture.dcap: No such file"), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_future_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "future.dcap", "100", &[]);
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+    let sum = crc32c::crc32c(&bytes[..12]);
+    bytes[12..16].copy_from_slice(&sum.to_le_bytes());
+    std::fs::write(&f, &bytes).unwrap();
+    for cmd in ["info", "verify"] {
+        let o = dredge(&[cmd, f.to_str().unwrap()]);
+        assert_eq!(code(&o), 3, "{}", text(&o));
+        assert!(text(&o).contains("version 2.0 is newer"), "{}", text(&o));
+        assert!(text(&o).contains("1.x"), "{}", text(&o));
+    }
+}
+
+#[test]
+fn bad_input_truncated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "cut.dcap", "20000", &[]);
+    let bytes = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let o = dredge(&["info", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("NOT closed"), "{out}");
+    assert!(out.contains("cut.dcap: damaged: offset"), "{out}");
+    assert!(out.contains("is cut short"), "{out}");
+    let o = dredge(&["verify", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("at offset"), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_cut_inside_the_prologue() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "tiny.dcap", "10", &[]);
+    let bytes = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &bytes[..9]).unwrap();
+    let o = dredge(&["info", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(text(&o).contains("cut inside the 16-byte prologue"), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_flipped_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "flip.dcap", "20000", &[]);
+    let mut bytes = std::fs::read(&f).unwrap();
+    let at = second_block_offset(&bytes) + 56 + 10;
+    bytes[at] ^= 0x20;
+    std::fs::write(&f, &bytes).unwrap();
+    let o = dredge(&["verify", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let want = format!("block #1 (machine) at offset {}: payload checksum mismatch", at - 66);
+    assert!(text(&o).contains(&want), "{}", text(&o));
+    let o = dredge(&["info", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+}
+
+#[test]
+fn bad_input_zeroed_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "zero.dcap", "50000", &[]);
+    let mut bytes = std::fs::read(&f).unwrap();
+    let json = dredge(&["info", "--json", f.to_str().unwrap()]);
+    assert_eq!(code(&json), 0);
+    // Zero the first event block whole, header and payload.
+    let (mut at, mut seq) = (16usize, 0);
+    while u16::from_le_bytes(bytes[at + 4..at + 6].try_into().unwrap()) != 2 {
+        let stored = u32::from_le_bytes(bytes[at + 12..at + 16].try_into().unwrap()) as usize;
+        at += 56 + stored;
+        seq += 1;
+    }
+    let stored = u32::from_le_bytes(bytes[at + 12..at + 16].try_into().unwrap()) as usize;
+    let count = u32::from_le_bytes(bytes[at + 20..at + 24].try_into().unwrap());
+    bytes[at..at + 56 + stored].fill(0);
+    std::fs::write(&f, &bytes).unwrap();
+
+    let o = dredge(&["verify", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains(&format!("block #{seq} at offset {at}")), "{}", text(&o));
+    let o = dredge(&["info", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains(&format!("its {count} events are lost")), "{}", text(&o));
+}
+
+#[test]
+fn bad_input_u32_max_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "huge.dcap", "20000", &[]);
+    let mut bytes = std::fs::read(&f).unwrap();
+    let at = second_block_offset(&bytes);
+    for field in [12usize, 16] {
+        let mut copy = bytes.clone();
+        copy[at + field..at + field + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        // A consistent header checksum, so the length check itself is what stops it.
+        let sum = crc32c::crc32c(&copy[at..at + 52]);
+        copy[at + 52..at + 56].copy_from_slice(&sum.to_le_bytes());
+        std::fs::write(&f, &copy).unwrap();
+        let o = dredge(&["verify", f.to_str().unwrap()]);
+        assert_eq!(code(&o), 1, "{}", text(&o));
+        let out = text(&o);
+        assert!(out.contains(&format!("at offset {at}")) && out.contains("4294967295"), "{out}");
+        let o = dredge(&["info", f.to_str().unwrap()]);
+        assert_eq!(code(&o), 4, "{}", text(&o));
+    }
+    bytes.clear();
+}
