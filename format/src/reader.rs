@@ -143,6 +143,24 @@ impl Capture {
             }
         }
         capture.load_metadata()?;
+        for b in &capture.blocks {
+            if let BlockKind::Unknown(code) = b.header.kind {
+                tracing::debug!(
+                    "{}: skipping block #{} of unknown kind {code:#06x} at offset {} \
+                     (written by a newer dredge?)",
+                    capture.path.display(),
+                    b.header.seq,
+                    b.offset
+                );
+            }
+        }
+        tracing::debug!(
+            "{}: {} blocks found by {:?}, {} losses",
+            capture.path.display(),
+            capture.blocks.len(),
+            capture.layout,
+            capture.losses.len()
+        );
         Ok(capture)
     }
 

@@ -163,3 +163,44 @@ pub fn split_nul(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let trimmed = bytes.strip_suffix(&[0]).unwrap_or(bytes);
     trimmed.split(|&b| b == 0).filter(move |_| !trimmed.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Machine, User};
+
+    #[test]
+    fn newer_trailing_fields_are_ignored() {
+        let m = Machine { hostname: "h".into(), cpu_count: 4, ..Machine::default() };
+        let mut body = Vec::new();
+        m.write_fields(&mut FieldWriter::new(&mut body));
+        // A newer writer appended two fields this version does not know.
+        put_varint(&mut body, 77);
+        put_blob(&mut body, b"future");
+        let mut payload = Vec::new();
+        put_varint(&mut payload, body.len() as u64);
+        payload.extend_from_slice(&body);
+        assert_eq!(read_records::<Machine>(&payload, 1).unwrap(), vec![m]);
+    }
+
+    #[test]
+    fn older_short_records_read_as_defaults() {
+        // An older writer knew only is_group, uid and gid.
+        let mut body = Vec::new();
+        FieldWriter::new(&mut body).bool(false).u64(1000).u64(100);
+        let mut payload = Vec::new();
+        put_varint(&mut payload, body.len() as u64);
+        payload.extend_from_slice(&body);
+        let users = read_records::<User>(&payload, 1).unwrap();
+        assert_eq!(users[0], User { uid: 1000, gid: 100, ..User::default() });
+    }
+
+    #[test]
+    fn list_counts_beyond_the_record_are_damage() {
+        let mut body = Vec::new();
+        FieldWriter::new(&mut body).bytes(b"id").u64(u32::MAX as u64);
+        let mut f = Fields::new(&body);
+        f.string().unwrap();
+        assert!(f.list(|f| f.string()).is_err());
+    }
+}

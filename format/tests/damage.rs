@@ -169,3 +169,51 @@ fn a_damaged_block_in_a_closed_file_costs_that_block_only() {
     assert_eq!((errors[0].offset, errors[0].events), (victim.0, victim.2));
     assert!(errors[0].to_string().contains("payload checksum mismatch"), "{}", errors[0]);
 }
+
+#[test]
+fn unknown_block_kinds_and_trailing_fields_are_skipped() {
+    use dredge_format::block::{BlockHeader, BlockKind as K};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer.dcap");
+    let options = WriterOptions { block_bytes: 4096, ..WriterOptions::default() };
+    write_capture(&path, 5_000, 8, options, None).unwrap();
+    let (blocks, total) = layout(&path);
+    let bytes = std::fs::read(&path).unwrap();
+
+    // A newer writer's block of a kind this version does not know, after the header block,
+    // with the later blocks renumbered, and no footer (which would list it).
+    let insert_at = (blocks[0].0 + blocks[0].1) as usize;
+    let payload = b"something from the future";
+    let unknown = BlockHeader {
+        kind: K::Unknown(0x0777),
+        flags: 0,
+        seq: 1,
+        stored_len: payload.len() as u32,
+        raw_len: payload.len() as u32,
+        count: 0,
+        first_event: 0,
+        min_ts: 0,
+        max_ts: 0,
+        payload_crc: crc32c::crc32c(payload),
+    };
+    let mut out = bytes[..insert_at].to_vec();
+    out.extend_from_slice(&unknown.encode());
+    out.extend_from_slice(payload);
+    for b in &blocks[1..] {
+        let raw = &bytes[b.0 as usize..(b.0 + b.1) as usize];
+        let mut h = BlockHeader::decode(raw[..56].try_into().unwrap()).unwrap();
+        h.seq += 1;
+        out.extend_from_slice(&h.encode());
+        out.extend_from_slice(&raw[56..]);
+    }
+    std::fs::write(&path, &out).unwrap();
+
+    let c = Capture::open(&path).unwrap();
+    let read: u64 = c.event_blocks().map(|b| b.unwrap().len() as u64).sum();
+    assert_eq!(read, total);
+    assert!(c.blocks().iter().any(|b| b.header.kind == K::Unknown(0x0777)));
+    assert_eq!(c.states().filter(|(_, s)| s.is_err()).count(), 0);
+    // Only the missing footer is reported, not the unknown block.
+    assert_eq!(c.losses().len(), 1, "{:?}", c.losses());
+    assert!(c.losses()[0].to_end && c.losses()[0].bytes == 0);
+}

@@ -128,7 +128,7 @@ fn param() -> impl Strategy<Value = (ParamType, Vec<u8>)> {
 }
 
 fn header() -> impl Strategy<Value = EventHeader> {
-    (any::<u64>(), any::<i64>(), any::<u16>(), any::<u16>(), any::<u32>())
+    (any::<u64>(), any::<i64>(), any::<u16>(), prop_oneof![0u16..460, any::<u16>()], any::<u32>())
         .prop_map(|(ts, tid, cpu, code, flags)| EventHeader { ts, tid, cpu, code, flags })
 }
 
