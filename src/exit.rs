@@ -1,4 +1,5 @@
-//! Exit codes: the one place they are defined. README.md lists them for users.
+//! Exit codes: the one place they are defined (`dredge --help` prints [`HELP`]; README.md
+//! repeats the table for readers of the repository).
 
 use std::process::ExitCode;
 
@@ -15,6 +16,17 @@ pub const INPUT: u8 = 3;
 pub const DAMAGED: u8 = 4;
 /// Writing an output failed.
 pub const OUTPUT: u8 = 5;
+
+/// The table `--help` shows.
+pub const HELP: &str = "\
+Exit codes:
+  0  success (verify: the capture is intact)
+  1  verify: the capture is damaged, or not signed by the given key
+  2  usage error
+  3  input unusable: missing, unreadable, a directory, empty, not a capture, from a newer
+     dredge, or a bad key file
+  4  capture damaged: the readable part was used and the loss reported on stderr
+  5  writing an output failed";
 
 pub fn code(c: u8) -> ExitCode {
     ExitCode::from(c)

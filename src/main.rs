@@ -11,18 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success (verify: the capture is intact)
-  1  verify: the capture is damaged, or not signed by the given key
-  2  usage error
-  3  input unusable: missing, unreadable, a directory, empty, not a capture, from a newer
-     dredge, or a bad key file
-  4  capture damaged: the readable part was used and the loss reported on stderr
-  5  writing an output failed";
-
 #[derive(Parser)]
-#[command(name = "dredge", version, about, after_help = EXIT_CODES)]
+#[command(name = "dredge", version, about, after_help = exit::HELP)]
 struct Cli {
     /// More logging on stderr (-v: debug, -vv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

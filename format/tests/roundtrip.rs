@@ -432,3 +432,22 @@ fn one_file_holds_every_block_kind() {
     assert_eq!(c.event_count(), 3000);
     let _ = family::INET;
 }
+
+#[test]
+fn time_range_reads_only_the_blocks_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("range.dcap");
+    let options = WriterOptions { block_bytes: 8192, ..WriterOptions::default() };
+    dredge_format::synth::write_capture(&path, 30_000, 9, options, None).unwrap();
+    let c = Capture::open(&path).unwrap();
+    let all: Vec<u64> = c
+        .event_blocks()
+        .flat_map(|b| b.unwrap().iter().map(|e| e.ts()).collect::<Vec<_>>())
+        .collect();
+    let (lo, hi) = (all[all.len() / 3], all[all.len() / 2]);
+    let want = all.iter().filter(|&&t| lo <= t && t <= hi).count();
+    let blocks: Vec<_> = c.event_blocks_in(lo, hi).map(|b| b.unwrap()).collect();
+    let got = blocks.iter().flat_map(|b| b.iter()).filter(|e| lo <= e.ts() && e.ts() <= hi).count();
+    assert_eq!(got, want);
+    assert!(blocks.len() < c.event_entries().count() / 2, "{} blocks read", blocks.len());
+}
