@@ -27,6 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Info(cmd::info::Args),
+    Import(cmd::import::Args),
     Verify(cmd::verify::Args),
     Generate(cmd::generate::Args),
     Keygen(cmd::keygen::Args),
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Info(args) => cmd::info::run(args),
+        Command::Import(args) => cmd::import::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),

@@ -27,6 +27,10 @@ pub const TRAILER_LEN: usize = 24;
 
 /// Payload flag: the stored payload is one zstd frame.
 pub const FLAG_ZSTD: u16 = 1;
+/// State flag: the block restates what events already in the capture say (containers or
+/// users announced by meta events); a converter to a format that carries those events must
+/// not write it again.
+pub const FLAG_DERIVED: u16 = 2;
 
 /// What a block holds. Unknown kinds are skipped by readers (forward compatibility).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -16,6 +16,7 @@
 
 pub mod block;
 pub mod columns;
+pub mod container;
 pub mod error;
 pub mod event;
 pub mod footer;
@@ -23,6 +24,7 @@ pub mod meta;
 pub mod param;
 pub mod reader;
 mod record;
+pub mod scap;
 pub mod sign;
 pub mod state;
 pub mod synth;
@@ -42,3 +44,9 @@ pub use reader::{Capture, Layout};
 pub use record::split_nul;
 pub use state::State;
 pub use writer::{WriteSummary, Writer, WriterOptions};
+
+/// A NUL-terminated string parameter as text (lossy), without its NUL.
+pub fn value_str(raw: &[u8]) -> String {
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    String::from_utf8_lossy(raw).into_owned()
+}

@@ -57,6 +57,7 @@ pub struct WriteSummary {
 
 struct Job {
     kind: BlockKind,
+    flags: u16,
     count: u32,
     first_event: u64,
     min_ts: u64,
@@ -148,6 +149,7 @@ impl Writer {
         put_record(&mut raw, metadata);
         writer.send(Job {
             kind: BlockKind::Header,
+            flags: 0,
             count: 1,
             first_event: 0,
             min_ts: 0,
@@ -181,6 +183,16 @@ impl Writer {
     /// Writes a state block. Pending events go out first, so the state lands between the
     /// events it follows and those it precedes.
     pub fn state(&mut self, state: &State) -> Result<(), Error> {
+        self.state_block(state, 0)
+    }
+
+    /// Writes a state block that restates events already written (see
+    /// [`FLAG_DERIVED`](crate::block::FLAG_DERIVED)).
+    pub fn derived_state(&mut self, state: &State) -> Result<(), Error> {
+        self.state_block(state, crate::block::FLAG_DERIVED)
+    }
+
+    fn state_block(&mut self, state: &State, flags: u16) -> Result<(), Error> {
         self.flush_events()?;
         if let State::Drops(drops) = state {
             self.lost_events += drops.iter().map(|d| d.lost).sum::<u64>();
@@ -196,6 +208,7 @@ impl Writer {
         let first_event = self.next_event;
         self.send(Job {
             kind: state.kind(),
+            flags,
             count: state.len() as u32,
             first_event,
             min_ts: 0,
@@ -215,6 +228,7 @@ impl Writer {
         self.next_event += u64::from(s.count);
         let job = Job {
             kind: BlockKind::Events,
+            flags: 0,
             count: s.count,
             first_event,
             min_ts: s.min_ts,
@@ -331,9 +345,9 @@ impl Sink {
     ) -> std::io::Result<()> {
         let compressed = compressor.compress(&job.raw)?;
         let (flags, stored) = if compressed.len() < job.raw.len() {
-            (FLAG_ZSTD, &compressed[..])
+            (job.flags | FLAG_ZSTD, &compressed[..])
         } else {
-            (0, &job.raw[..])
+            (job.flags, &job.raw[..])
         };
         let header = BlockHeader {
             kind: job.kind,

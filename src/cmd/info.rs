@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use dredge_format::state::{Container, DropRecord};
 use dredge_format::table::{Direction, table};
 use dredge_format::{BlockError, Capture, Layout, Loss, Metadata, State, sign};
+
 use serde::Serialize;
 
 use super::utc;
@@ -32,6 +33,8 @@ struct TypeCount {
 #[derive(Serialize)]
 struct Info {
     file: String,
+    /// `dcap`, or `scap` for a sysdig capture converted on the fly.
+    source_format: &'static str,
     bytes: u64,
     version: String,
     /// `indexed` (closed by its writer) or `scanned` (no usable footer).
@@ -54,8 +57,15 @@ struct Info {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let capture = Capture::open(&args.file)?;
-    let info = gather(&capture, &args.file);
+    let opened = super::open_capture(&args.file)?;
+    let capture = &opened.capture;
+    let mut info = gather(capture, &args.file);
+    if let Some(s) = &opened.imported {
+        info.source_format = "scap";
+        if let Some(e) = &s.damage {
+            info.damaged_blocks.push(format!("{e}; the capture was read up to there"));
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
@@ -114,6 +124,7 @@ fn gather(capture: &Capture, path: &std::path::Path) -> Info {
     let (major, minor) = capture.version();
     Info {
         file: path.display().to_string(),
+        source_format: "dcap",
         bytes: capture.file_len(),
         version: format!("{major}.{minor}"),
         layout: capture.layout(),
@@ -181,7 +192,14 @@ fn count_by_decoding(
 
 fn print_text(i: &Info) {
     let m = &i.metadata;
-    println!("file:        {} ({} bytes, dcap {})", i.file, i.bytes, i.version);
+    if i.source_format == "scap" {
+        println!(
+            "file:        {} (sysdig/Falco scap, converted to dcap {} for reading)",
+            i.file, i.version
+        );
+    } else {
+        println!("file:        {} ({} bytes, dcap {})", i.file, i.bytes, i.version);
+    }
     let state = match i.layout {
         Layout::Indexed => "closed by its writer (footer present)",
         Layout::Scanned => "NOT closed: no usable footer, read by a forward scan",
@@ -194,7 +212,7 @@ fn print_text(i: &Info) {
     println!(
         "host:        {} (kernel {}, {} CPUs, {} MiB)",
         m.hostname,
-        m.kernel_release,
+        if m.kernel_release.is_empty() { "unknown" } else { &m.kernel_release },
         m.cpu_count,
         m.memory_bytes >> 20
     );
@@ -208,7 +226,8 @@ fn print_text(i: &Info) {
     if !m.recorded_by.is_empty() {
         println!("recorded by: {}", m.recorded_by);
     }
-    println!("snaplen:     {}   written by dredge {}", m.snaplen, m.dredge_version);
+    let snaplen = if m.snaplen == 0 { "unknown".to_string() } else { m.snaplen.to_string() };
+    println!("snaplen:     {snaplen}   written by dredge {}", m.dredge_version);
     if let (Some(a), Some(b)) = (i.first_ts, i.last_ts) {
         let secs = b.saturating_sub(a) as f64 / 1e9;
         println!("time:        {} .. {} UTC ({secs:.3} s)", utc(a), utc(b));

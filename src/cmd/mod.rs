@@ -1,9 +1,46 @@
 //! One module per `dredge` subcommand: its arguments and its `run`.
 
 pub mod generate;
+pub mod import;
 pub mod info;
 pub mod keygen;
 pub mod verify;
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+use dredge_format::{Capture, WriterOptions, scap};
+
+/// A capture opened for reading; a `.scap` given instead is converted first, into a
+/// temporary file that lives as long as this.
+pub struct Opened {
+    pub capture: Capture,
+    /// Set when the input was a scap file: what the conversion did.
+    pub imported: Option<scap::import::ImportSummary>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// True when the file starts like a scap capture (plain or gzip).
+pub fn is_scap(path: &Path) -> bool {
+    let mut head = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+        && scap::looks_like_scap(&head)
+}
+
+/// Opens a dcap, or converts a scap and opens the result.
+pub fn open_capture(path: &Path) -> anyhow::Result<Opened> {
+    if !is_scap(path) {
+        return Ok(Opened { capture: Capture::open(path)?, imported: None, _temp: None });
+    }
+    tracing::debug!("{}: a scap capture; converting it to dcap first", path.display());
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let out = dir.path().join("converted.dcap");
+    let options = WriterOptions { level: 1, ..WriterOptions::default() };
+    let summary = scap::import::import(path, &out, Vec::new(), options, None)?;
+    let capture = Capture::open(&out)?;
+    Ok(Opened { capture, imported: Some(summary), _temp: Some(dir) })
+}
 
 /// Formats ns since the epoch as UTC `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`.
 pub fn utc(ns: u64) -> String {

@@ -1,0 +1,1 @@
+//! Writing scap files (to come).
