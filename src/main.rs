@@ -28,6 +28,7 @@ struct Cli {
 enum Command {
     Info(cmd::info::Args),
     Import(cmd::import::Args),
+    Export(cmd::export::Args),
     Verify(cmd::verify::Args),
     Generate(cmd::generate::Args),
     Keygen(cmd::keygen::Args),
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => cmd::info::run(args),
         Command::Import(args) => cmd::import::run(args),
+        Command::Export(args) => cmd::export::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),

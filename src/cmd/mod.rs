@@ -1,5 +1,6 @@
 //! One module per `dredge` subcommand: its arguments and its `run`.
 
+pub mod export;
 pub mod generate;
 pub mod import;
 pub mod info;

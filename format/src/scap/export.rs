@@ -1,1 +1,381 @@
-//! Writing scap files (to come).
+//! `export`: a dcap written back as a scap file that sysdig and Falco read.
+//!
+//! The state at the start of the capture becomes the scap metadata blocks (machine,
+//! interfaces, users, one process list, one fd list per thread); events become event blocks
+//! with their raw parameters, flags and all. State blocks derived from meta events are skipped
+//! (the events are already there). A later state block that is not derived starts a new
+//! section, the way concatenated scap captures restate the system.
+//!
+//! The process list is written in the newest layout (PL_V9). Its open-ended tail is cut to the
+//! 29 bytes readers before libs 0.10 expect when the newer fields are all unset, which both old
+//! and new readers parse the same way.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::code;
+use crate::block::{BlockKind, FLAG_DERIVED};
+use crate::error::Error;
+use crate::event::Event;
+use crate::reader::Capture;
+use crate::state::{Container, Fd, FdTable, Interface, Machine, State, Thread, User, fd_kind};
+use crate::table::{flag, table};
+
+/// What an export wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub events: u64,
+    pub sections: u32,
+    pub bytes: u64,
+    /// Event blocks that could not be read (damage in the source); their events are missing.
+    pub damaged_blocks: u64,
+}
+
+/// A scap block being assembled: `block_type`, body, then padding and trailer on `finish`.
+struct Block {
+    buf: Vec<u8>,
+}
+
+impl Block {
+    fn new(block_type: u32) -> Block {
+        let mut buf = Vec::with_capacity(256);
+        buf.extend_from_slice(&block_type.to_le_bytes());
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        Block { buf }
+    }
+
+    fn u8(&mut self, v: u8) -> &mut Self {
+        self.buf.push(v);
+        self
+    }
+
+    fn u16(&mut self, v: u16) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+
+    fn u32(&mut self, v: u32) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+
+    fn u64(&mut self, v: u64) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+
+    fn bytes(&mut self, v: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(v);
+        self
+    }
+
+    /// A `u16`-length string (longer ones are cut, as libscap's writer cuts them).
+    fn str(&mut self, v: &[u8]) -> &mut Self {
+        let v = &v[..v.len().min(usize::from(u16::MAX))];
+        self.u16(v.len() as u16).bytes(v)
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Writes the u32 at `at` (an entry length filled in afterwards).
+    fn patch_u32(&mut self, at: usize, v: u32) {
+        self.buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn finish(mut self, out: &mut impl Write) -> std::io::Result<u64> {
+        let pad = (4 - self.buf.len() % 4) % 4;
+        self.buf.resize(self.buf.len() + pad, 0);
+        let total = (self.buf.len() + 4) as u32;
+        self.buf[4..8].copy_from_slice(&total.to_le_bytes());
+        self.buf.extend_from_slice(&total.to_le_bytes());
+        out.write_all(&self.buf)?;
+        Ok(u64::from(total))
+    }
+}
+
+/// Exports `capture` to `dst`, gzip-compressed if `gzip`.
+pub fn export(capture: &Capture, dst: &Path, gzip: bool) -> Result<ExportSummary, Error> {
+    let file = File::create(dst).map_err(|e| Error::io(dst, e))?;
+    let io = |e| Error::io(dst, e);
+    let mut summary = ExportSummary::default();
+    if gzip {
+        let mut out =
+            flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
+        write_all(capture, &mut out, &mut summary).map_err(io)?;
+        out.finish().and_then(|mut w| w.flush()).map_err(io)?;
+    } else {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        write_all(capture, &mut out, &mut summary).map_err(io)?;
+        out.flush().map_err(io)?;
+    }
+    Ok(summary)
+}
+
+#[derive(Default)]
+struct Pending {
+    machine: Option<Machine>,
+    interfaces: Vec<Interface>,
+    users: Vec<User>,
+    threads: Vec<Thread>,
+    fds: Vec<FdTable>,
+    containers: Vec<Container>,
+    any: bool,
+}
+
+fn write_all(
+    capture: &Capture,
+    out: &mut impl Write,
+    summary: &mut ExportSummary,
+) -> std::io::Result<()> {
+    let mut pending = Pending::default();
+    let mut started = false;
+    for entry in capture.blocks() {
+        let kind = entry.header.kind;
+        if kind.is_state() {
+            if entry.header.flags & FLAG_DERIVED != 0 {
+                continue;
+            }
+            let Some(Ok(state)) = capture.decode_state(entry) else { continue };
+            pending.any = true;
+            match state {
+                State::Machine(mut m) => pending.machine = m.pop().or(pending.machine.take()),
+                State::Interfaces(i) => pending.interfaces.extend(i),
+                State::Users(u) => pending.users.extend(u),
+                State::Threads(t) => pending.threads.extend(t),
+                State::Fds(f) => pending.fds.extend(f),
+                State::Containers(c) => pending.containers.extend(c),
+                State::Drops(_) => {}
+            }
+            continue;
+        }
+        if kind != BlockKind::Events {
+            continue;
+        }
+        if !started || pending.any {
+            summary.bytes +=
+                write_section(out, &mut pending, capture.metadata().hostname.as_bytes())?;
+            summary.sections += 1;
+            started = true;
+        }
+        let block = match capture.decode_events(entry) {
+            Ok(b) => b,
+            Err(_) => {
+                summary.damaged_blocks += 1;
+                continue;
+            }
+        };
+        for ev in block.iter() {
+            summary.bytes += write_event(out, &ev)?;
+            summary.events += 1;
+        }
+    }
+    if !started || pending.any {
+        summary.bytes += write_section(out, &mut pending, capture.metadata().hostname.as_bytes())?;
+        summary.sections += 1;
+    }
+    Ok(())
+}
+
+/// A section header and the metadata blocks of the pending state.
+fn write_section(out: &mut impl Write, p: &mut Pending, hostname: &[u8]) -> std::io::Result<u64> {
+    let mut n = 0;
+    let mut shb = Block::new(code::SHB);
+    shb.u32(super::BYTE_ORDER_MAGIC).u16(1).u16(2).u64(u64::MAX);
+    n += shb.finish(out)?;
+
+    let m = p.machine.take().unwrap_or_default();
+    let mut mi = Block::new(code::MI);
+    let mut host = [0u8; 128];
+    let name = if m.hostname.is_empty() { hostname } else { m.hostname.as_bytes() };
+    let len = name.len().min(127);
+    host[..len].copy_from_slice(&name[..len]);
+    mi.u32(m.cpu_count).u64(m.memory_bytes).u64(m.max_pid).bytes(&host);
+    mi.u64(m.boot_time).u64(m.flags).u64(0).u64(0);
+    n += mi.finish(out)?;
+
+    let mut il = Block::new(code::IL_V2);
+    for i in p.interfaces.drain(..) {
+        let v6 = i.addr.len() == 16;
+        let kind = match (v6, i.link_speed.is_some()) {
+            (false, true) => 1u16,
+            (true, true) => 2,
+            (false, false) => 3,
+            (true, false) => 4,
+        };
+        let at = il.len();
+        il.u32(0).u16(kind).u16(i.name.len() as u16);
+        let width = if v6 { 16 } else { 4 };
+        for a in [&i.addr, &i.netmask, &i.broadcast] {
+            let mut b = a.clone();
+            b.resize(width, 0);
+            il.bytes(&b);
+        }
+        if let Some(speed) = i.link_speed {
+            il.u64(speed);
+        }
+        il.bytes(i.name.as_bytes());
+        // Interface entry lengths exclude the length word itself.
+        let entry = (il.len() - at - 4) as u32;
+        il.patch_u32(at, entry);
+    }
+    n += il.finish(out)?;
+
+    let mut ul = Block::new(code::UL_V2);
+    for u in p.users.drain(..) {
+        let at = ul.len();
+        ul.u32(0);
+        if u.is_group {
+            ul.u8(1).u32(u.gid).str(u.name.as_bytes());
+        } else {
+            ul.u8(0).u32(u.uid).u32(u.gid).str(u.name.as_bytes());
+            ul.str(u.home.as_bytes()).str(u.shell.as_bytes());
+        }
+        let entry = (ul.len() - at) as u32;
+        ul.patch_u32(at, entry);
+    }
+    n += ul.finish(out)?;
+
+    let mut pl = Block::new(code::PL_V9);
+    for t in &p.threads {
+        write_thread(&mut pl, t);
+    }
+    n += pl.finish(out)?;
+    p.threads.clear();
+
+    for table in p.fds.drain(..) {
+        let mut fdl = Block::new(code::FDL_V2);
+        fdl.u64(table.tid as u64);
+        for fd in &table.fds {
+            write_fd(&mut fdl, fd);
+        }
+        n += fdl.finish(out)?;
+    }
+
+    for c in p.containers.drain(..) {
+        n += write_container(out, &c)?;
+    }
+    p.any = false;
+    Ok(n)
+}
+
+fn write_thread(pl: &mut Block, t: &Thread) {
+    let at = pl.len();
+    pl.u32(0).u64(t.tid as u64).u64(t.pid as u64).u64(t.ptid as u64).u64(t.sid as u64);
+    pl.u64(t.vpgid as u64).str(&t.comm).str(&t.exe).str(&t.exepath).str(&t.args).str(&t.cwd);
+    pl.u64(t.fdlimit).u32(t.flags).u32(t.uid).u32(t.gid);
+    pl.u32(t.vm_size_kb).u32(t.vm_rss_kb).u32(t.vm_swap_kb).u64(t.pf_major).u64(t.pf_minor);
+    pl.str(&t.env).u64(t.vtid as u64).u64(t.vpid as u64).str(&t.cgroups).str(&t.root);
+    let newer = t.pidns_init_start_ts != 0
+        || t.tty != 0
+        || t.exe_upper_layer
+        || t.exe_lower_layer
+        || t.exe_from_memfd
+        || t.exe_ino != 0
+        || t.exe_ino_ctime != 0
+        || t.exe_ino_mtime != 0
+        || t.pgid != 0;
+    if newer {
+        pl.u64(t.pidns_init_start_ts).u32(t.tty);
+    }
+    pl.u32(t.loginuid).u8(u8::from(t.exe_writable));
+    pl.u64(t.cap_inheritable).u64(t.cap_permitted).u64(t.cap_effective);
+    if newer {
+        pl.u8(u8::from(t.exe_upper_layer)).u64(t.exe_ino).u64(t.exe_ino_ctime);
+        pl.u64(t.exe_ino_mtime).u8(u8::from(t.exe_from_memfd)).u8(u8::from(t.exe_lower_layer));
+        pl.u64(t.pgid as u64);
+    }
+    let entry = (pl.len() - at) as u32;
+    pl.patch_u32(at, entry);
+}
+
+fn sized(addr: &[u8], width: usize) -> Vec<u8> {
+    let mut b = addr.to_vec();
+    b.resize(width, 0);
+    b
+}
+
+fn write_fd(fdl: &mut Block, fd: &Fd) {
+    let at = fdl.len();
+    fdl.u32(0).u64(fd.fd as u64).u64(fd.ino).u8(fd.kind);
+    match fd.kind {
+        fd_kind::IPV4_SOCK | fd_kind::IPV6_SOCK => {
+            let w = if fd.kind == fd_kind::IPV4_SOCK { 4 } else { 16 };
+            fdl.bytes(&sized(&fd.sip, w)).bytes(&sized(&fd.dip, w));
+            fdl.u16(fd.sport).u16(fd.dport).u8(fd.l4proto);
+        }
+        fd_kind::IPV4_SERVSOCK | fd_kind::IPV6_SERVSOCK => {
+            let w = if fd.kind == fd_kind::IPV4_SERVSOCK { 4 } else { 16 };
+            fdl.bytes(&sized(&fd.sip, w)).u16(fd.sport).u8(fd.l4proto);
+        }
+        fd_kind::UNIX_SOCK => {
+            fdl.u64(fd.unix_source).u64(fd.unix_dest).str(&fd.name);
+        }
+        fd_kind::FILE_V2 => {
+            fdl.u32(fd.open_flags).str(&fd.name).u32(fd.dev);
+        }
+        1..=21 => {
+            fdl.str(&fd.name);
+        }
+        _ => {}
+    }
+    let entry = (fdl.len() - at) as u32;
+    fdl.patch_u32(at, entry);
+}
+
+/// A container state record as a `container` JSON meta event (CONTAINER_JSON_2_E).
+fn write_container(out: &mut impl Write, c: &Container) -> std::io::Result<u64> {
+    let json = if c.raw.is_empty() {
+        serde_json::json!({"container": {
+            "id": c.id, "full_id": c.full_id, "name": c.name, "image": c.image,
+            "imageid": c.image_id, "imagedigest": c.image_digest, "imagerepo": c.image_repo,
+            "imagetag": c.image_tag, "privileged": c.privileged, "ip": c.ip,
+            "labels": c.labels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        }})
+        .to_string()
+    } else {
+        c.raw.clone()
+    };
+    let mut param = json.into_bytes();
+    param.push(0);
+    let mut b = Block::new(code::EV_V2_LARGE);
+    let len = 26 + 4 + param.len();
+    b.u16(0).u64(0).u64(u64::MAX).u32(len as u32).u16(324).u32(1);
+    b.u32(param.len() as u32).bytes(&param);
+    b.finish(out)
+}
+
+fn write_event(out: &mut impl Write, ev: &Event<'_>) -> std::io::Result<u64> {
+    let h = &ev.header;
+    let large = table().get(h.code).is_some_and(|e| e.has_flag(flag::LARGE_PAYLOAD));
+    let width = if large { 4 } else { 2 };
+    let nparams = ev.params.len();
+    let len = 26 + width * nparams + ev.params.byte_len();
+    // Blocks over 64 KiB must use the LARGE block types, which only lift that limit.
+    let large_block = large || len + 16 > 65_536;
+    let block_type = match (large_block, h.flags != 0) {
+        (false, false) => code::EV_V2,
+        (false, true) => code::EVF_V2,
+        (true, false) => code::EV_V2_LARGE,
+        (true, true) => code::EVF_V2_LARGE,
+    };
+    let mut b = Block::new(block_type);
+    b.u16(h.cpu);
+    if h.flags != 0 {
+        b.u32(h.flags);
+    }
+    b.u64(h.ts).u64(h.tid as u64).u32(len as u32).u16(h.code).u32(nparams as u32);
+    for p in ev.params.iter() {
+        if large {
+            b.u32(p.len() as u32);
+        } else {
+            b.u16(p.len().min(usize::from(u16::MAX)) as u16);
+        }
+    }
+    for p in ev.params.iter() {
+        b.bytes(p);
+    }
+    b.finish(out)
+}
