@@ -120,15 +120,26 @@ fn bad_input_wrong_magic() {
 }
 
 #[test]
-fn bad_input_scap_file_is_recognised() {
+fn a_scap_file_is_read_directly() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("old.scap");
-    let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
-    shb.resize(28, 0);
+    // A section header and nothing else: an empty but valid scap capture.
+    let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 2, 0];
+    shb.extend_from_slice(&[0xff; 8]);
+    shb.extend_from_slice(&[28, 0, 0, 0]);
     std::fs::write(&f, &shb).unwrap();
     let o = dredge(&["info", f.to_str().unwrap()]);
-    assert_eq!(code(&o), 3, "{}", text(&o));
-    assert!(text(&o).contains("sysdig/Falco .scap"), "{}", text(&o));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("sysdig/Falco scap"), "{}", text(&o));
+    let o = dredge(&["verify", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("no checksums"), "{}", text(&o));
+
+    // Cut inside its only block: damaged, and said so.
+    std::fs::write(&f, &shb[..20]).unwrap();
+    let o = dredge(&["verify", f.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("old.scap: offset 0"), "{}", text(&o));
 }
 
 #[test]
@@ -255,4 +266,57 @@ fn bad_input_u32_max_lengths() {
         assert_eq!(code(&o), 4, "{}", text(&o));
     }
     bytes.clear();
+}
+
+fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("DREDGE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    dir.join("captures/MANIFEST.tsv").exists().then_some(dir)
+}
+
+#[test]
+fn info_on_an_imported_capture_shows_containers_users_and_processes() {
+    let Some(shared) = shared() else {
+        println!("skipped: no shared data");
+        return;
+    };
+    let scap = shared.join("captures/sysflow/alpine_alpine.scap");
+    let dir = tempfile::tempdir().unwrap();
+    let dcap = dir.path().join("alpine.dcap");
+    let o = dredge(&["import", scap.to_str().unwrap(), "-o", dcap.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    for file in [&dcap, &scap] {
+        let o = dredge(&["info", file.to_str().unwrap()]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        let out = text(&o);
+        assert!(out.contains("c010f5a08549  alpine  alpine:latest  docker"), "{out}");
+        assert!(out.contains("processes:   64 (503 threads)"), "{out}");
+        assert!(out.contains("users:       19 users, 39 groups"), "{out}");
+        assert!(out.contains("events:      8840"), "{out}");
+    }
+    let o = dredge(&["info", "--json", dcap.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["metadata"]["source"], "import:alpine_alpine.scap");
+    let o = dredge(&["verify", dcap.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
+
+#[test]
+fn import_of_a_cut_scap_keeps_what_came_before_and_says_where() {
+    let Some(shared) = shared() else {
+        println!("skipped: no shared data");
+        return;
+    };
+    let bytes = std::fs::read(shared.join("captures/sysflow/setuid_setuid.scap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.scap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
+    let out = dir.path().join("cut.dcap");
+    let o = dredge(&["import", cut.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    let msg = text(&o);
+    assert!(msg.contains("cut.scap: offset") && msg.contains("truncated?"), "{msg}");
+    let o = dredge(&["verify", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "the partial import is itself a whole dcap: {}", text(&o));
 }

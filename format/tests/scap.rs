@@ -150,3 +150,30 @@ fn unknown_blocks_are_skipped_and_reported() {
     assert_eq!(s.skipped, vec![(insert as u64, 0x300)]);
     assert!(s.damage.is_none());
 }
+
+#[test]
+fn dcap_is_at_most_six_tenths_of_gzip_over_the_sysflow_set() {
+    use std::io::Write;
+    let Some(shared) = shared() else {
+        println!("skipped: no shared data");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (mut gz_total, mut dcap_total) = (0u64, 0u64);
+    for (path, _, gzip, _) in manifest(&shared) {
+        if !path.to_string_lossy().contains("/sysflow/") {
+            continue;
+        }
+        assert!(!gzip);
+        let raw = std::fs::read(&path).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&raw).unwrap();
+        gz_total += gz.finish().unwrap().len() as u64;
+        let out = dir.path().join("s.dcap");
+        import(&path, &out, Vec::new(), WriterOptions::default(), None).unwrap();
+        dcap_total += std::fs::metadata(&out).unwrap().len();
+    }
+    let ratio = dcap_total as f64 / gz_total as f64;
+    println!("sysflow set: dcap {dcap_total} bytes, gzip {gz_total} bytes, ratio {ratio:.3}");
+    assert!(ratio <= 0.6, "dcap/gzip = {ratio:.3}");
+}
