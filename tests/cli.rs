@@ -5,6 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
+mod common;
+
+use common::shared;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -266,13 +270,6 @@ fn bad_input_u32_max_lengths() {
         assert_eq!(code(&o), 4, "{}", text(&o));
     }
     bytes.clear();
-}
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("DREDGE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    dir.join("captures/MANIFEST.tsv").exists().then_some(dir)
 }
 
 #[test]

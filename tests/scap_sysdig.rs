@@ -6,7 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::shared;
+
+use std::path::Path;
 use std::process::Command;
 
 const FIELDS: &str = "*%evt.num %evt.time %evt.type %evt.dir %evt.args %proc.name %proc.pid \
@@ -14,13 +18,6 @@ const FIELDS: &str = "*%evt.num %evt.time %evt.type %evt.dir %evt.args %proc.nam
 
 const MORE_FIELDS: &str = "*%evt.num %evt.rawtime %evt.type %evt.args %proc.exepath %proc.cmdline \
     %proc.ppid %user.loginuid %group.name %container.name %container.image %fd.type %fd.sip";
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("DREDGE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    dir.join("captures/MANIFEST.tsv").exists().then_some(dir)
-}
 
 fn sysdig(args: &[&str], file: &Path) -> Option<String> {
     let out =
