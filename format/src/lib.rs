@@ -21,6 +21,7 @@ pub mod error;
 pub mod event;
 pub mod footer;
 pub mod meta;
+pub mod normalize;
 pub mod param;
 pub mod reader;
 mod record;

@@ -177,3 +177,60 @@ fn dcap_is_at_most_six_tenths_of_gzip_over_the_sysflow_set() {
     println!("sysflow set: dcap {dcap_total} bytes, gzip {gz_total} bytes, ratio {ratio:.3}");
     assert!(ratio <= 0.6, "dcap/gzip = {ratio:.3}");
 }
+
+#[test]
+fn shared_captures_normalise_to_the_current_layout() {
+    use dredge_format::normalize::{Normalized, Normalizer};
+    use dredge_format::table::{flag, table};
+    let Some(shared) = shared() else {
+        println!("skipped: no shared data");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = Vec::new();
+    for (path, _, _, _) in manifest(&shared) {
+        let out = dir.path().join("n.dcap");
+        import(&path, &out, Vec::new(), options(), None).unwrap();
+        let c = Capture::open(&out).unwrap();
+        let mut n = Normalizer::new();
+        let (mut delivered, mut converted, mut errors) = (0, 0, Vec::new());
+        for block in c.event_blocks() {
+            for ev in block.unwrap().iter() {
+                let out = match n.push(&ev) {
+                    Ok(Normalized::Unchanged(e)) => e,
+                    Ok(Normalized::Converted(e)) => {
+                        converted += 1;
+                        e
+                    }
+                    Ok(Normalized::Dropped) => continue,
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        continue;
+                    }
+                };
+                delivered += 1;
+                let info = table().get(out.code()).unwrap();
+                if info.has_flag(flag::CONVERTER_MANAGED)
+                    && out.direction() == dredge_format::table::Direction::Exit
+                {
+                    assert_eq!(
+                        out.params.len(),
+                        info.params.len(),
+                        "{}: event {} {}",
+                        path.display(),
+                        out.num,
+                        info.name
+                    );
+                }
+            }
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        report.push(format!(
+            "{name}: {delivered} delivered, {converted} converted, {} errors {:?}",
+            errors.len(),
+            errors.first()
+        ));
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+    println!("{}", report.join("\n"));
+}
