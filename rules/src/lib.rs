@@ -1,1 +1,24 @@
-//! placeholder
+//! The Falco rules language, for matching rules against recorded captures.
+//!
+//! Falco rules files hold rules, macros and lists; a rule fires when its condition holds for
+//! an event. This crate reads that language so dredge can replay a capture through a Falco
+//! ruleset offline and get the same findings Falco would have raised live. It sits between
+//! the capture format (`format/`) and replay (`analyze/`), and it is pure: text in, trees out.
+//!
+//! So far it holds the first stage, the condition parser: [`parse_condition`] turns the text
+//! of a condition into an [`Expr`] tree, accepting exactly what libsinsp's filter parser
+//! accepts, and `Display` on the tree prints libsinsp's canonical form. The rules-file loader
+//! (YAML, lists, macros, exceptions, overrides), the compiler (fields, types, literals) and
+//! the evaluator come later, on top of this tree.
+
+pub mod ast;
+mod error;
+mod lexer;
+mod parser;
+
+pub use ast::{
+    Compare, Exists, Expr, Field, List, Modifier, Operand, Operator, Position, Rhs, Transformer,
+    TransformerInput, TransformerKind, Value, ValueKind,
+};
+pub use error::{EscapeProblem, Expected, ParseError};
+pub use parser::{DEFAULT_MAX_DEPTH, Parser, parse_condition};
