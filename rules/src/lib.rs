@@ -5,16 +5,21 @@
 //! ruleset offline and get the same findings Falco would have raised live. It sits between
 //! the capture format (`format/`) and replay (`analyze/`), and it is pure: text in, trees out.
 //!
-//! So far it holds the first stage, the condition parser: [`parse_condition`] turns the text
-//! of a condition into an [`Expr`] tree, accepting exactly what libsinsp's filter parser
-//! accepts, and `Display` on the tree prints libsinsp's canonical form. The rules-file loader
-//! (YAML, lists, macros, exceptions, overrides), the compiler (fields, types, literals) and
-//! the evaluator come later, on top of this tree.
+//! So far it holds two stages. [`collect`] reads rules files (YAML with positions, see
+//! [`yaml`]) into lists, macros and rules, merging redefinitions, appends and overrides as
+//! Falco does and reporting problems with Falco's codes ([`message`]). [`parse_condition`]
+//! turns the text of a condition into an [`Expr`] tree, accepting exactly what libsinsp's
+//! filter parser accepts, and `Display` on the tree prints libsinsp's canonical form. The
+//! compiler (list substitution, macro expansion, exceptions, fields, types) and the evaluator
+//! come next, on top of these.
 
 pub mod ast;
+pub mod collect;
 mod error;
 mod lexer;
+pub mod message;
 mod parser;
+pub mod yaml;
 
 pub use ast::{
     Compare, Exists, Expr, Field, List, Modifier, Operand, Operator, Position, Rhs, Transformer,
