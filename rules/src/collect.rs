@@ -249,6 +249,9 @@ fn version_text(v: (u64, u64, u64)) -> String {
     format!("{}.{}.{}", v.0, v.1, v.2)
 }
 
+const APPEND_DEPRECATED: &str = "The 'append' key is deprecated. Add an 'append' entry (e.g. \
+     'condition: append') under 'override' instead.";
+
 const LIST_KEYS: [&str; 4] = ["list", "items", "append", "override"];
 const MACRO_KEYS: [&str; 4] = ["macro", "condition", "append", "override"];
 const RULE_KEYS: [&str; 16] = [
@@ -594,7 +597,7 @@ impl Collection {
     fn append_mode(&mut self, ctx: &mut Ctx<'_>, item: &Node, key: &str) -> Result<bool, Fail> {
         let append = opt_bool(ctx, item, "append")?.unwrap_or(false);
         if append {
-            ctx.warn(Code::DeprecatedItem, "The 'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.");
+            ctx.warn(Code::DeprecatedItem, APPEND_DEPRECATED);
         }
         let Some(ov) = item.get("override") else { return Ok(append) };
         if append {
@@ -612,10 +615,9 @@ impl Collection {
         let name = scalar(ctx, item, "rule")?;
         ctx.rename(&name);
         unknown_keys(ctx, item, &RULE_KEYS);
-        let source = match item.get("source") {
-            Some(_) => Some(scalar(ctx, item, "source")?),
-            None => None,
-        };
+        // An empty `source` counts as absent, as in Falco.
+        let source = item.get("source").and_then(Node::as_str).filter(|s| !s.is_empty());
+        let source = source.map(str::to_string);
         let existing = self.rules.iter().position(|r| r.name == name);
         if let (Some(src), Some(i)) = (&source, existing)
             && self.rules[i].source != *src
@@ -625,6 +627,9 @@ impl Collection {
             );
         }
         let append = opt_bool(ctx, item, "append")?.unwrap_or(false);
+        if append {
+            ctx.warn(Code::DeprecatedItem, APPEND_DEPRECATED);
+        }
         if let Some(ov) = item.get("override") {
             if append {
                 return Err(ctx.fail(Code::ErrYamlValidate, "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."));
@@ -632,7 +637,6 @@ impl Collection {
             return self.rule_override(ctx, item, ov, existing);
         }
         if append {
-            ctx.warn(Code::DeprecatedItem, "The 'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.");
             let Some(i) = existing else {
                 return Err(ctx.fail(Code::ErrValidate, "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"));
             };
@@ -672,7 +676,11 @@ impl Collection {
                     "Rule has 'enabled' key but no rule by that name already exists",
                 ));
             };
-            ctx.warn(Code::DeprecatedItem, "The 'enabled' key without other keys is deprecated. Use 'override: {enabled: replace}' instead.");
+            ctx.warn(
+                Code::DeprecatedItem,
+                "The standalone 'enabled' key usage is deprecated. The correct approach requires \
+                 also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').",
+            );
             self.rules[i].enabled = enabled;
             return Ok(());
         }
@@ -767,13 +775,13 @@ impl Collection {
             }
         }
         let Some(i) = existing else {
-            let (key, append) = &ops[0];
-            let text = if *append {
-                "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists".to_string()
+            // Falco names the key as a placeholder in both messages.
+            let text = if ops[0].1 {
+                "Rule uses 'append' or 'override.<key>: append' but no rule by that name already \
+                 exists"
             } else {
-                format!(
-                    "An 'override.{key}: replace' to a rule was requested but no rule by that name already exists"
-                )
+                "An 'override.<key>: replace' to a rule was requested but no rule by that name \
+                 already exists"
             };
             return Err(ctx.fail(Code::ErrValidate, text));
         };

@@ -16,6 +16,7 @@
 pub mod ast;
 pub mod collect;
 mod error;
+pub mod expand;
 mod lexer;
 pub mod message;
 mod parser;

@@ -156,3 +156,46 @@ fn bad_input_gives_one_clear_message_with_a_location() {
     assert!(c.load("huge.yaml", &huge).ok());
     assert_eq!(c.lists[0].items.len(), 200_000);
 }
+
+#[test]
+fn upstream_rule_files_expand_without_errors() {
+    use std::collections::HashMap;
+    let Some(shared) = shared() else {
+        println!("skipped: no shared data");
+        return;
+    };
+    let dir = shared.join("falco-rules-data/rules");
+    let sets: [&[&str]; 4] = [
+        &["falco_rules.yaml"],
+        &["falco-incubating_rules.yaml"],
+        &["falco-sandbox_rules.yaml"],
+        &["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"],
+    ];
+    for files in sets {
+        let mut c = Collection::new();
+        let mut texts = HashMap::new();
+        for f in files {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap();
+            assert!(c.load(f, &text).ok());
+            texts.insert(f.to_string(), text);
+        }
+        let ex = dredge_rules::expand::expand(&c, &texts);
+        assert!(ex.errors.is_empty(), "{files:?}: {:?}", ex.errors);
+        assert_eq!(ex.rules.len(), c.rules.len());
+        let warnings: Vec<String> = ex.warnings.iter().map(|w| w.to_string()).collect();
+        println!("{files:?}: {} rules, warnings: {warnings:#?}", ex.rules.len());
+    }
+    // Falco's regression test on the legacy default rules (falco-rules 1.0.1) asks only that
+    // they load; current Falco warns that their `%container.info` is deprecated, and so do we.
+    let legacy = shared.join("captures/falco_test_rules/falco_rules.yaml");
+    let text = std::fs::read_to_string(&legacy).unwrap();
+    let mut c = Collection::new();
+    let r = c.load("falco_rules.yaml", &text);
+    assert!(r.ok() && r.warnings.is_empty(), "{:?}", r.warnings);
+    let ex = dredge_rules::expand::expand(&c, &HashMap::from([("falco_rules.yaml".into(), text)]));
+    assert!(ex.errors.is_empty(), "{:?}", ex.errors);
+    assert!(!ex.warnings.is_empty());
+    for w in &ex.warnings {
+        assert!(w.code == Code::DeprecatedItem && w.text.starts_with("%container.info"), "{w}");
+    }
+}
