@@ -15,7 +15,9 @@
 
 pub mod ast;
 pub mod collect;
+pub mod compile;
 mod error;
+pub mod eval;
 pub mod expand;
 mod lexer;
 pub mod message;
