@@ -14,14 +14,18 @@
 //! come next, on top of these.
 
 pub mod ast;
+pub mod catalogue;
 pub mod collect;
 pub mod compile;
 mod error;
 pub mod eval;
+pub mod evttype;
 pub mod expand;
 mod lexer;
 pub mod message;
+pub mod output;
 mod parser;
+pub mod ruleset;
 pub mod yaml;
 
 pub use ast::{
