@@ -118,10 +118,13 @@ impl Catalogue for FieldTable {
                 return Err(format!("filter {name} requires an argument"));
             }
             Some(_) if !takes_arg => return Err(missing()),
-            Some(a) if def.has("arg_index") && !def.has("arg_key") && !def.has("arg_dotted") => {
-                if a.parse::<u32>().is_err() {
-                    return Err(format!("filter {name}: argument '{a}' is not a number"));
-                }
+            Some(a)
+                if def.has("arg_index")
+                    && !def.has("arg_key")
+                    && !def.has("arg_dotted")
+                    && a.parse::<u32>().is_err() =>
+            {
+                return Err(format!("filter {name}: argument '{a}' is not a number"));
             }
             _ => {}
         }
