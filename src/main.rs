@@ -32,6 +32,9 @@ enum Command {
     Verify(cmd::verify::Args),
     Generate(cmd::generate::Args),
     Keygen(cmd::keygen::Args),
+    /// Check, list and explain Falco rules files.
+    #[command(subcommand)]
+    Rules(cmd::rules::Command),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Rules(cmd) => cmd::rules::run(cmd),
     };
     match result {
         Ok(code) => exit::code(code),

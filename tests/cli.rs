@@ -317,3 +317,57 @@ fn import_of_a_cut_scap_keeps_what_came_before_and_says_where() {
     let o = dredge(&["verify", out.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "the partial import is itself a whole dcap: {}", text(&o));
 }
+
+#[test]
+fn rules_check_list_and_explain() {
+    let Some(shared) = shared() else {
+        println!("skipped: no shared data");
+        return;
+    };
+    let stable = shared.join("falco-rules-data/rules/falco_rules.yaml");
+    let o = dredge(&["rules", "check", stable.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("25 rules loaded"), "{}", text(&o));
+
+    let bad =
+        shared.join("falco-rules-data/testing-fixtures/falco/invalid_rule_without_output.yaml");
+    let o = dredge(&["rules", "check", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("invalid_rule_without_output.yaml:1:3: error (LOAD_ERR_YAML_VALIDATE): Item has no mapping for key 'output'"), "{out}");
+
+    let o = dredge(&["rules", "list", stable.to_str().unwrap()]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 25);
+
+    let o = dredge(&["rules", "explain", "Run shell untrusted", "-r", stable.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("events:    execve, execveat"), "{}", text(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.yaml");
+    let cond = format!("{}evt.type=open{}", "(".repeat(10_000), ")".repeat(10_000));
+    std::fs::write(
+        &deep,
+        format!("- rule: r\n  desc: d\n  condition: {cond}\n  output: o\n  priority: INFO\n"),
+    )
+    .unwrap();
+    let o = dredge(&["rules", "check", deep.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("exceeded max depth limit of 1000"), "{}", text(&o));
+
+    let regex = dir.path().join("regex.yaml");
+    std::fs::write(
+        &regex,
+        "- rule: r\n  desc: d\n  condition: proc.name regex '('\n  output: o\n  priority: INFO\n",
+    )
+    .unwrap();
+    let o = dredge(&["rules", "check", regex.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(
+        text(&o)
+            .contains("regex.yaml:1:3: error (LOAD_ERR_COMPILE_CONDITION): invalid regex pattern"),
+        "{}",
+        text(&o)
+    );
+}

@@ -1,0 +1,61 @@
+//! `dredge rules`: check, list and explain Falco rules files.
+
+mod check;
+mod explain;
+mod list;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use dredge_rules::ruleset::{Loaded, load};
+
+#[derive(Subcommand)]
+pub enum Command {
+    Check(check::Args),
+    List(list::Args),
+    Explain(explain::Args),
+}
+
+pub fn run(cmd: Command) -> anyhow::Result<u8> {
+    match cmd {
+        Command::Check(a) => check::run(a),
+        Command::List(a) => list::run(a),
+        Command::Explain(a) => explain::run(a),
+    }
+}
+
+/// The rules files named, directories expanded to their `.yaml`/`.yml` files in name order,
+/// as Falco reads a rules directory.
+fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("{}: cannot read directory", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn display_name(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Reads and loads rules files; unreadable files are an input error.
+fn load_paths(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
+    let mut files = Vec::new();
+    for p in expand_paths(paths)? {
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+        files.push((display_name(&p), text));
+    }
+    Ok(load(&files))
+}
