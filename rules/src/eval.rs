@@ -121,11 +121,9 @@ fn check(c: &Check, fields: &dyn Fields) -> bool {
         (Test::Exists, v) => v != Extracted::Missing,
         (_, Extracted::Missing) => false,
         (Test::In(set), Extracted::Many(vs)) if c.field.spec.list => {
-            vs.iter().all(|v| set.contains(&as_literal(v)))
+            vs.iter().all(|v| in_set(set, v))
         }
-        (Test::Intersects(set), Extracted::Many(vs)) => {
-            vs.iter().any(|v| set.contains(&as_literal(v)))
-        }
+        (Test::Intersects(set), Extracted::Many(vs)) => vs.iter().any(|v| in_set(set, v)),
         (test, Extracted::One(v)) => test_one(test, &v, fields),
         // Un-indexed ancestor fields: any ancestor may match, whatever the operator.
         (test, Extracted::Many(vs)) => vs.iter().any(|v| test_one(test, v, fields)),
@@ -195,16 +193,13 @@ fn test_one(test: &Test, v: &Val<'_>, fields: &dyn Fields) -> bool {
         Test::Gt(l) => order(v, l) == Some(O::Greater),
         Test::Ge(l) => matches!(order(v, l), Some(O::Greater | O::Equal)),
         Test::Contains(n) => bytes(v).is_some_and(|b| find(b, n)),
-        Test::IContains(n) => bytes(v).is_some_and(|b| find(&b.to_ascii_lowercase(), n)),
+        Test::IContains(n) => bytes(v).is_some_and(|b| find_caseless(b, n)),
         Test::StartsWith(n) => bytes(v).is_some_and(|b| b.starts_with(n)),
         Test::EndsWith(n) => bytes(v).is_some_and(|b| b.ends_with(n)),
         Test::Glob(p) => bytes(v).is_some_and(|b| fnmatch(p, b)),
         Test::IGlob(p) => bytes(v).is_some_and(|b| fnmatch(p, &b.to_ascii_lowercase())),
         Test::Regex(re) => bytes(v).is_some_and(|b| re.is_match(b)),
-        Test::In(set) | Test::Intersects(set) => match v {
-            Val::Ip(ip) => set.others.iter().any(|l| equal(&Val::Ip(*ip), l)),
-            other => set.contains(&as_literal(other)),
-        },
+        Test::In(set) | Test::Intersects(set) => in_set(set, v),
         Test::PMatch(paths) => bytes(v).is_some_and(|b| pmatch(paths, b)),
         Test::Each(m, tests) => {
             let hits = tests.iter().filter(|t| test_one(t, v, fields)).count();
@@ -234,6 +229,22 @@ fn test_one(test: &Test, v: &Val<'_>, fields: &dyn Fields) -> bool {
             }
         }
     }
+}
+
+/// Set membership without building a literal (no allocation for strings).
+fn in_set(set: &crate::compile::LiteralSet, v: &Val<'_>) -> bool {
+    match v {
+        Val::Bytes(b) => set.bytes.contains(b.as_ref()),
+        other => set.others.iter().any(|l| equal(other, l)),
+    }
+}
+
+/// ASCII case-insensitive substring; `needle` is already lower case.
+fn find_caseless(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|w| w.iter().zip(needle).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> bool {

@@ -245,6 +245,19 @@ impl Ruleset {
         self.by_code.get(usize::from(code)).map_or(&[], Vec::as_slice)
     }
 
+    /// The enabled rules whose condition holds for an event of `code`, in rule order.
+    /// `rule_matching: first` is `.next()`.
+    pub fn matches<'r>(
+        &'r self,
+        code: u16,
+        fields: &'r dyn crate::eval::Fields,
+    ) -> impl Iterator<Item = &'r Rule> + 'r {
+        self.candidates(code)
+            .iter()
+            .map(|&i| &self.rules[i as usize])
+            .filter(move |r| crate::eval::eval(&r.filter, fields))
+    }
+
     pub fn enabled(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter().filter(|r| r.enabled)
     }
