@@ -30,6 +30,7 @@ pub mod sign;
 pub mod state;
 pub mod synth;
 pub mod table;
+pub mod time;
 pub mod verify;
 pub mod wire;
 pub mod writer;

@@ -13,6 +13,7 @@
 //! compiler (list substitution, macro expansion, exceptions, fields, types) and the evaluator
 //! come next, on top of these.
 
+pub mod alert;
 pub mod ast;
 pub mod catalogue;
 pub mod collect;
