@@ -389,7 +389,7 @@ fn single(
         Operator::Glob => Test::Glob(text),
         Operator::IGlob => Test::IGlob(text.to_ascii_lowercase()),
         Operator::Regex => {
-            let re = regex::bytes::Regex::new(&format!("^(?:{})$", v.text))
+            let re = regex::bytes::Regex::new(&format!("^(?:{})$", re2_braces(&v.text)))
                 .map_err(|e| error(format!("invalid regex pattern: {e}")))?;
             Test::Regex(Box::new(re))
         }
@@ -397,6 +397,40 @@ fn single(
             list_test(op, std::slice::from_ref(v), field, catalogue)?
         }
     })
+}
+
+/// RE2 reads a `{` that does not start a repetition (`{2`, `{x}`) as a literal brace; the
+/// regex crate refuses it. Escaping such braces gives RE2's meaning.
+fn re2_braces(pattern: &str) -> String {
+    let bytes = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len());
+    let mut escaped = false;
+    for (i, c) in pattern.char_indices() {
+        if c == '{' && !escaped && !is_repetition(&bytes[i + 1..]) {
+            out.push_str("\\{");
+        } else {
+            out.push(c);
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    out
+}
+
+/// `n}`, `n,}` or `n,m}` at the start of `rest`.
+fn is_repetition(rest: &[u8]) -> bool {
+    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let n = digits(rest);
+    if n == 0 {
+        return false;
+    }
+    match rest.get(n) {
+        Some(b'}') => true,
+        Some(b',') => {
+            let m = digits(&rest[n + 1..]);
+            rest.get(n + 1 + m) == Some(&b'}')
+        }
+        _ => false,
+    }
 }
 
 fn hex(text: &str) -> Result<Vec<u8>, CompileError> {

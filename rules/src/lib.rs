@@ -23,6 +23,7 @@ pub mod eval;
 pub mod evttype;
 pub mod expand;
 mod lexer;
+pub mod lint;
 pub mod message;
 pub mod output;
 mod parser;

@@ -130,6 +130,13 @@ fn build(c: &Collection, texts: &HashMap<String, String>) -> (Ruleset, Vec<Messa
                 );
             }
         };
+        for (text, deprecated) in crate::lint::condition(&er.condition) {
+            let code = if deprecated { Code::DeprecatedItem } else { Code::CompileCondition };
+            warnings.push(rule_message(texts, r, code, text));
+        }
+        for text in crate::lint::output(&output) {
+            warnings.push(rule_message(texts, r, Code::DeprecatedItem, text));
+        }
         let codes = codes(&filter);
         if r.warn_evttypes && codes.len() > 100 {
             warnings.push(rule_message(
