@@ -72,6 +72,6 @@ fn falco_loader_cases() {
         }
     }
     println!("passed {passed}, compiled conditions {compiled_checked}");
-    assert_eq!((passed + failures.len(), compiled_checked + failures.len().min(0)), (103, 33));
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!((passed, compiled_checked), (103, 33));
 }
