@@ -334,16 +334,17 @@ fn class(pattern: &[u8], c: u8) -> Option<(bool, usize)> {
 
 /// Path-prefix match by components; a pattern component with `*?[` is globbed.
 fn pmatch(paths: &[Vec<Vec<u8>>], value: &[u8]) -> bool {
-    let parts: Vec<&[u8]> = value.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
     paths.iter().any(|prefix| {
-        prefix.len() <= parts.len()
-            && prefix.iter().zip(&parts).all(|(p, v)| {
+        let mut parts = value.split(|&b| b == b'/').filter(|c| !c.is_empty());
+        prefix.iter().all(|p| {
+            parts.next().is_some_and(|v| {
                 if p.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
                     fnmatch(p, v)
                 } else {
                     p == v
                 }
             })
+        })
     })
 }
 

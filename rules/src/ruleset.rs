@@ -229,6 +229,17 @@ impl Ruleset {
         }
     }
 
+    /// Appends `text` (format tokens allowed) to every rule's output, as Falco's
+    /// `append_output` does; `container_id=%container.id container_name=%container.name` is
+    /// what current Falco appends by default.
+    pub fn append_to_outputs(&mut self, text: &str) -> Result<(), String> {
+        let extra = parse_format(&format!(" {text}"), fields())?;
+        for r in &mut self.rules {
+            r.output.extend(extra.iter().cloned());
+        }
+        Ok(())
+    }
+
     /// Applies a selection on top of each rule's own `enabled`.
     pub fn select(&mut self, s: &Selection) {
         for r in &mut self.rules {

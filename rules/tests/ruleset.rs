@@ -145,3 +145,37 @@ fn selection_by_priority_tag_and_name() {
     assert_eq!(rs.candidates(open.iter().next().unwrap()).len(), 1);
     assert!(wildcard("open_*", "open_from_cat") && !wildcard("open_*", "xopen_"));
 }
+
+#[test]
+fn malformed_conditions_give_one_clear_message() {
+    for (cond, want) in [
+        ("(evt.type=open", "expected ')', found end of input"),
+        ("evt.type=open)", "after a complete condition"),
+        ("proc.nobody = 1", "nonexistent field proc.nobody"),
+        ("proc.name regex '(x'", "invalid regex pattern"),
+    ] {
+        let text =
+            format!("- rule: r\n  desc: d\n  condition: {cond}\n  output: o\n  priority: INFO\n");
+        let loaded = load(&[("m.yaml".into(), text)]);
+        let errors: Vec<String> =
+            loaded.files.iter().flat_map(|f| &f.errors).map(|m| m.to_string()).collect();
+        assert_eq!(errors.len(), 1, "{cond}: {errors:?}");
+        assert!(
+            errors[0].starts_with("m.yaml:1:3: error") && errors[0].contains(want),
+            "{cond}: {}",
+            errors[0]
+        );
+    }
+}
+
+#[test]
+fn suggested_container_fields_can_be_appended() {
+    let text = "- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o=%proc.name\n  priority: INFO\n";
+    let mut loaded = load(&[("a.yaml".into(), text.into())]);
+    loaded
+        .ruleset
+        .append_to_outputs("container_id=%container.id container_name=%container.name")
+        .unwrap();
+    let n = loaded.ruleset.rules[0].output.len();
+    assert_eq!(n, 6, "{:?}", loaded.ruleset.rules[0].output);
+}
