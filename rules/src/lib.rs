@@ -5,13 +5,18 @@
 //! ruleset offline and get the same findings Falco would have raised live. It sits between
 //! the capture format (`format/`) and replay (`analyze/`), and it is pure: text in, trees out.
 //!
-//! So far it holds two stages. [`collect`] reads rules files (YAML with positions, see
-//! [`yaml`]) into lists, macros and rules, merging redefinitions, appends and overrides as
-//! Falco does and reporting problems with Falco's codes ([`message`]). [`parse_condition`]
-//! turns the text of a condition into an [`Expr`] tree, accepting exactly what libsinsp's
-//! filter parser accepts, and `Display` on the tree prints libsinsp's canonical form. The
-//! compiler (list substitution, macro expansion, exceptions, fields, types) and the evaluator
-//! come next, on top of these.
+//! The stages, in the order a rules file goes through them:
+//!
+//! - [`collect`] reads rules files ([`yaml`] keeps every value's text and position) into
+//!   lists, macros and rules, merging redefinitions, appends and overrides as Falco does, and
+//!   reports problems with Falco's codes ([`message`]);
+//! - [`expand`] substitutes lists, turns exceptions into conditions and replaces macros, on
+//!   trees from [`parse_condition`] (libsinsp's grammar; `Display` prints its canonical form);
+//! - [`compile`] resolves fields in the [`catalogue`], converts literals by type and checks
+//!   operators; [`evttype`] works out which event types each rule can match; [`lint`] warns;
+//! - [`ruleset`] runs all of that per file and indexes the result; [`eval`] evaluates a
+//!   filter over values from a [`eval::Fields`] implementation (replay provides one);
+//! - [`output`] and [`alert`] render a matched rule's output as Falco's text or JSON.
 
 pub mod alert;
 pub mod ast;
