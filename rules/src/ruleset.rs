@@ -92,42 +92,23 @@ fn build(c: &Collection, texts: &HashMap<String, String>) -> (Ruleset, Vec<Messa
     let mut rules = Vec::new();
     for er in ex.rules {
         let r = &er.def;
-        let filter = match compile(&er.condition, fields()) {
-            Ok(f) => f,
-            Err(e) if e.unknown && r.skip_if_unknown_filter => {
-                warnings.push(rule_message(
-                    texts,
-                    r,
-                    Code::UnknownFilter,
-                    format!("{e} (rule skipped)"),
-                ));
+        // Under `skip-if-unknown-filter` an unknown field drops the rule with a warning.
+        let compiled = compile(&er.condition, fields())
+            .map_err(|e| (e.unknown, Code::ErrCompileCondition, e.message))
+            .and_then(|f| {
+                let out = parse_format(&r.output, fields());
+                out.map(|o| (f, o)).map_err(|e| (true, Code::ErrCompileOutput, e))
+            });
+        let (filter, output) = match compiled {
+            Ok(pair) => pair,
+            Err((unknown, _, text)) if unknown && r.skip_if_unknown_filter => {
+                let text = format!("{text} (rule skipped)");
+                warnings.push(rule_message(texts, r, Code::UnknownFilter, text));
                 continue;
             }
-            Err(e) => {
-                return (
-                    Ruleset::default(),
-                    vec![rule_message(texts, r, Code::ErrCompileCondition, e.message)],
-                    warnings,
-                );
-            }
-        };
-        let output = match parse_format(&r.output, fields()) {
-            Ok(o) => o,
-            Err(e) if r.skip_if_unknown_filter => {
-                warnings.push(rule_message(
-                    texts,
-                    r,
-                    Code::UnknownFilter,
-                    format!("{e} (rule skipped)"),
-                ));
-                continue;
-            }
-            Err(e) => {
-                return (
-                    Ruleset::default(),
-                    vec![rule_message(texts, r, Code::ErrCompileOutput, e)],
-                    warnings,
-                );
+            Err((_, code, text)) => {
+                let error = rule_message(texts, r, code, text);
+                return (Ruleset::default(), vec![error], warnings);
             }
         };
         for (text, deprecated) in crate::lint::condition(&er.condition) {

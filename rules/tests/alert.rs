@@ -5,20 +5,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
+mod common;
+
+use common::shared;
+
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
 
 use dredge_rules::alert::{AlertFormat, json_alert, text_alert};
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 use dredge_rules::ruleset::load;
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("DREDGE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    dir.join("captures/falco_test_rules").exists().then_some(dir)
-}
 
 struct Cat;
 

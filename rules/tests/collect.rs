@@ -2,17 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::shared;
+
+use std::path::Path;
 
 use dredge_rules::collect::{Collection, FileResult};
 use dredge_rules::message::Code;
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("DREDGE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    dir.join("falco-rules-data").exists().then_some(dir)
-}
 
 fn load(c: &mut Collection, path: &Path) -> FileResult {
     let text = std::fs::read_to_string(path).unwrap();

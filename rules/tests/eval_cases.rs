@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
+mod common;
+
+use common::shared;
+
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
 
 use dredge_rules::compile::{Catalogue, FieldRef, FieldSpec, FieldType, compile};
 use dredge_rules::eval::{Extracted, Fields, Val, eval};
@@ -65,13 +68,6 @@ fn run(condition: &str) -> bool {
     let expr = parse_condition(condition).unwrap_or_else(|e| panic!("{condition}: {e}"));
     let filter = compile(&expr, &Mock).unwrap_or_else(|e| panic!("{condition}: {e}"));
     eval(&filter, &Mock)
-}
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("DREDGE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    dir.join("falco-rules-data").exists().then_some(dir)
 }
 
 #[test]

@@ -5,18 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
+mod common;
+
+use common::shared;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use dredge_rules::expand::expand;
 use dredge_rules::ruleset::load;
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("DREDGE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    dir.join("falco-rules-data").exists().then_some(dir)
-}
 
 #[test]
 fn falco_loader_cases() {

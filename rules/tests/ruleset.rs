@@ -3,16 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::shared;
+
+use std::path::PathBuf;
 
 use dredge_rules::ruleset::{Selection, load, wildcard};
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("DREDGE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    dir.join("falco-rules-data").exists().then_some(dir)
-}
 
 fn read(paths: &[PathBuf]) -> Vec<(String, String)> {
     paths
