@@ -75,6 +75,7 @@ fn field_ref(name: &str, arg: &Option<String>, spec: &crate::compile::FieldSpec)
         arg: arg.clone(),
         spec: spec.clone(),
         transformers: Vec::new(),
+        composite: None,
     }
 }
 

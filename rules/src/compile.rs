@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use crate::ast::{Compare, Expr, Modifier, Operand, Operator, Rhs, TransformerKind, Value};
+use crate::ast::{
+    Compare, Expr, Modifier, Operand, Operator, Rhs, TransformerInput, TransformerKind, Value,
+};
 
 /// How a field's values compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +95,28 @@ pub struct FieldRef {
     pub arg: Option<String>,
     pub spec: FieldSpec,
     pub transformers: Vec<TransformerKind>,
+    /// Set for the transformers over several inputs (`join`, `concat`, `getopt`): the value
+    /// is computed from these, not extracted under `name`.
+    pub composite: Option<Box<Composite>>,
+}
+
+/// A transformer over several inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Composite {
+    /// `join(sep, (a, b, ...))`: every value of the inputs, joined by `sep`.
+    Join { sep: Vec<u8>, parts: Vec<Part> },
+    /// `concat(a, b, ...)`: the inputs one after the other.
+    Concat(Vec<Part>),
+    /// `getopt(args, "optstring")[o]`: argv parsed as getopt(3) does: the options found, or
+    /// with `[o]` the argument of option `o`.
+    Getopt { args: Vec<Part>, optstring: Vec<u8>, select: Option<u8> },
+}
+
+/// One input of a [`Composite`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Field(FieldRef),
+    Const(Vec<u8>),
 }
 
 /// A literal converted to the field's type.
@@ -200,6 +224,82 @@ pub fn compile(expr: &Expr, catalogue: &dyn Catalogue) -> Result<Filter, Compile
     })
 }
 
+/// The inputs of a multi-input transformer, lists flattened.
+fn parts(
+    inputs: &[TransformerInput],
+    catalogue: &dyn Catalogue,
+) -> Result<Vec<Part>, CompileError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        match input {
+            TransformerInput::Field(f) => {
+                out.push(Part::Field(field_ref(&Operand::Field(f.clone()), catalogue)?))
+            }
+            TransformerInput::Transformer(t) => {
+                out.push(Part::Field(field_ref(&Operand::Transformer(t.clone()), catalogue)?))
+            }
+            TransformerInput::Value(v) => out.push(Part::Const(v.text.as_bytes().to_vec())),
+            TransformerInput::List { items, .. } => out.extend(parts(items, catalogue)?),
+        }
+    }
+    Ok(out)
+}
+
+fn composite(
+    t: &crate::ast::Transformer,
+    catalogue: &dyn Catalogue,
+) -> Result<FieldRef, CompileError> {
+    let name = t.kind.name();
+    let constant = |input: &TransformerInput| match input {
+        TransformerInput::Value(v) => Some(v.text.as_bytes().to_vec()),
+        _ => None,
+    };
+    let (c, list) = match (t.kind, t.inputs.as_slice()) {
+        (TransformerKind::Join, [sep, items]) => {
+            let sep =
+                constant(sep).ok_or_else(|| error("join() takes a separator string first"))?;
+            (Composite::Join { sep, parts: parts(std::slice::from_ref(items), catalogue)? }, false)
+        }
+        (TransformerKind::Join, _) => return Err(error("join() takes exactly 2 arguments")),
+        (TransformerKind::Concat, inputs) if inputs.len() >= 2 => {
+            (Composite::Concat(parts(inputs, catalogue)?), false)
+        }
+        (TransformerKind::Concat, _) => return Err(error("concat() takes at least 2 arguments")),
+        (TransformerKind::Getopt, [args, opts]) => {
+            let optstring =
+                constant(opts).ok_or_else(|| error("getopt() takes an option string second"))?;
+            let select = match t.arg.as_deref() {
+                None => None,
+                Some(a) if a.len() == 1 => Some(a.as_bytes()[0]),
+                Some(a) => return Err(error(format!("getopt()[{a}]: one option letter expected"))),
+            };
+            let args = parts(std::slice::from_ref(args), catalogue)?;
+            (Composite::Getopt { args, optstring, select }, select.is_none())
+        }
+        (TransformerKind::Getopt, _) => return Err(error("getopt() takes exactly 2 arguments")),
+        _ => return Err(error(format!("'{name}' is not a multi-input transformer"))),
+    };
+    if t.arg.is_some() && t.kind != TransformerKind::Getopt {
+        return Err(error(format!("'{name}' transformer does not take a field argument")));
+    }
+    let spec = FieldSpec {
+        id: u32::MAX,
+        ty: FieldType::Str,
+        list,
+        any_of: false,
+        no_rhs: false,
+        no_transformer: false,
+    };
+    let text = format!("{t}");
+    Ok(FieldRef {
+        name: text,
+        arg: None,
+        spec,
+        transformers: Vec::new(),
+        composite: Some(Box::new(c)),
+    })
+}
+
 fn field_ref(operand: &Operand, catalogue: &dyn Catalogue) -> Result<FieldRef, CompileError> {
     match operand {
         Operand::Field(f) => {
@@ -211,16 +311,38 @@ fn field_ref(operand: &Operand, catalogue: &dyn Catalogue) -> Result<FieldRef, C
                 arg: f.arg.clone(),
                 spec,
                 transformers: Vec::new(),
+                composite: None,
             })
         }
+        Operand::Transformer(t)
+            if matches!(
+                t.kind,
+                TransformerKind::Join | TransformerKind::Concat | TransformerKind::Getopt
+            ) =>
+        {
+            composite(t, catalogue)
+        }
         Operand::Transformer(t) => {
-            let [crate::ast::TransformerInput::Field(inner)] = t.inputs.as_slice() else {
+            let mut r = match t.inputs.as_slice() {
+                [TransformerInput::Field(inner)] => {
+                    field_ref(&Operand::Field(inner.clone()), catalogue)?
+                }
+                [TransformerInput::Transformer(inner)] => {
+                    field_ref(&Operand::Transformer(inner.clone()), catalogue)?
+                }
+                _ => {
+                    return Err(error(format!(
+                        "'{}' transformer takes one field or transformer",
+                        t.kind.name()
+                    )));
+                }
+            };
+            if t.arg.is_some() {
                 return Err(error(format!(
-                    "transformer '{}' with these arguments is not supported yet",
+                    "'{}' transformer does not take a field argument",
                     t.kind.name()
                 )));
-            };
-            let mut r = field_ref(&Operand::Field(inner.clone()), catalogue)?;
+            }
             if r.spec.no_transformer {
                 return Err(error(format!("field '{}' does not support transformers", r.name)));
             }

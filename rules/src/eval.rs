@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::ast::{Modifier, Operator, TransformerKind};
-use crate::compile::{Check, FieldRef, Filter, Literal, Test};
+use crate::compile::{Check, Composite, FieldRef, Filter, Literal, Part, Test};
 
 /// One extracted value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,107 @@ pub fn eval(filter: &Filter, fields: &dyn Fields) -> bool {
         Filter::Not(f) => !eval(f, fields),
         Filter::Check(c) => check(c, fields),
     }
+}
+
+/// The values of `field` for the event: extracted, or computed for multi-input
+/// transformers, then passed through the field's transformers.
+pub fn extract<'a>(field: &FieldRef, fields: &'a dyn Fields) -> Extracted<'a> {
+    let raw = match &field.composite {
+        Some(c) => composite(c, fields),
+        None => fields.extract(field),
+    };
+    transformed(field, raw)
+}
+
+fn text_of(v: &Val<'_>) -> Vec<u8> {
+    match v {
+        Val::Int(i) => i.to_string().into_bytes(),
+        Val::Uint(u) => u.to_string().into_bytes(),
+        Val::Bool(b) => b.to_string().into_bytes(),
+        Val::Bytes(b) => b.to_vec(),
+        Val::Ip(ip) => ip.to_string().into_bytes(),
+    }
+}
+
+/// Every value of the parts, as text; `None` if a field part has no value.
+fn part_values(parts: &[Part], fields: &dyn Fields) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for p in parts {
+        match p {
+            Part::Const(c) => out.push(c.clone()),
+            Part::Field(f) => match extract(f, fields) {
+                Extracted::Missing => return None,
+                Extracted::One(v) => out.push(text_of(&v)),
+                Extracted::Many(vs) => out.extend(vs.iter().map(text_of)),
+            },
+        }
+    }
+    Some(out)
+}
+
+fn composite<'a>(c: &Composite, fields: &dyn Fields) -> Extracted<'a> {
+    let owned = |b: Vec<u8>| Val::Bytes(Cow::Owned(b));
+    match c {
+        Composite::Join { sep, parts } => match part_values(parts, fields) {
+            Some(vs) => Extracted::One(owned(vs.join(sep.as_slice()))),
+            None => Extracted::Missing,
+        },
+        Composite::Concat(parts) => match part_values(parts, fields) {
+            Some(vs) => Extracted::One(owned(vs.concat())),
+            None => Extracted::Missing,
+        },
+        Composite::Getopt { args, optstring, select } => {
+            let Some(argv) = part_values(args, fields) else { return Extracted::Missing };
+            let found = getopt(&argv, optstring);
+            match select {
+                Some(o) => match found.into_iter().find(|(opt, _)| opt == o) {
+                    Some((_, arg)) => Extracted::One(owned(arg.unwrap_or_default())),
+                    None => Extracted::Missing,
+                },
+                None => Extracted::Many(found.into_iter().map(|(o, _)| owned(vec![o])).collect()),
+            }
+        }
+    }
+}
+
+/// getopt(3) over `argv` (without the program name): each option found, with its argument
+/// when `optstring` gives it one (`x:`). Stops at `--` or the first non-option.
+pub fn getopt(argv: &[Vec<u8>], optstring: &[u8]) -> Vec<(u8, Option<Vec<u8>>)> {
+    let takes_arg = |o: u8| {
+        optstring
+            .iter()
+            .position(|&c| c == o && c != b':')
+            .map(|i| optstring.get(i + 1) == Some(&b':'))
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a.as_slice() == b"--" || a.len() < 2 || a[0] != b'-' {
+            break;
+        }
+        let mut j = 1;
+        while j < a.len() {
+            let o = a[j];
+            match takes_arg(o) {
+                Some(true) => {
+                    let arg = if j + 1 < a.len() {
+                        Some(a[j + 1..].to_vec())
+                    } else {
+                        i += 1;
+                        argv.get(i).cloned()
+                    };
+                    out.push((o, arg));
+                    break;
+                }
+                Some(false) => out.push((o, None)),
+                None => {}
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    out
 }
 
 fn transformed<'a>(field: &FieldRef, values: Extracted<'a>) -> Extracted<'a> {
@@ -116,7 +217,7 @@ fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn check(c: &Check, fields: &dyn Fields) -> bool {
-    let values = transformed(&c.field, fields.extract(&c.field));
+    let values = extract(&c.field, fields);
     match (&c.test, values) {
         (Test::Exists, v) => v != Extracted::Missing,
         (_, Extracted::Missing) => false,
@@ -210,7 +311,7 @@ fn test_one(test: &Test, v: &Val<'_>, fields: &dyn Fields) -> bool {
             }
         }
         Test::Field(op, other) => {
-            let rhs = transformed(other, fields.extract(other));
+            let rhs = extract(other, fields);
             let Extracted::One(r) = rhs else { return false };
             let lit = as_literal(&r);
             match op {
@@ -375,6 +476,24 @@ mod tests {
         assert!(in_net(ip, "10.0.0.0".parse().unwrap(), 8));
         assert!(!in_net(ip, "11.0.0.0".parse().unwrap(), 8));
         assert!(!in_net(ip, "::".parse().unwrap(), 0));
+    }
+
+    #[test]
+    fn getopt_like_libc() {
+        let argv: Vec<Vec<u8>> = ["-ab", "-c", "val", "-dX", "file", "-e"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        let found = getopt(&argv, b"abc:d:e");
+        assert_eq!(
+            found,
+            vec![
+                (b'a', None),
+                (b'b', None),
+                (b'c', Some(b"val".to_vec())),
+                (b'd', Some(b"X".to_vec()))
+            ]
+        );
     }
 
     #[test]

@@ -116,6 +116,12 @@ fn operators_on_an_event() {
         ("tolower(proc.name) = bash", true),
         ("toupper(proc.name) = BASH", true),
         ("proc.name = val(proc.name)", true),
+        ("toupper(tolower(proc.name)) = BASH", true),
+        ("concat(proc.name, \"-x\") = bash-x", true),
+        ("join(\"+\", (proc.name, proc.args)) = bash+-c+id", true),
+        ("getopt(proc.args, \"c:\")[c] = id", true),
+        ("getopt(proc.args, \"c:x\")[x] exists", false),
+        ("concat(proc.name, fd.num) = x", false),
     ] {
         assert_eq!(run(cond), want, "{cond}");
     }
