@@ -155,6 +155,9 @@ pub enum Test {
     PMatch(Vec<Vec<Vec<u8>>>),
     /// A string operator applied to each item of a list (`startswith oneof (...)`).
     Each(Modifier, Vec<Test>),
+    /// `contains anyof (...)` / `icontains anyof (...)`: one automaton finds any of the
+    /// needles in a single pass.
+    ContainsAny(Box<aho_corasick::AhoCorasick>),
     /// Comparison with another field of the same event.
     Field(Operator, Box<FieldRef>),
 }
@@ -440,6 +443,17 @@ fn compile_compare(c: &Compare, catalogue: &dyn Catalogue) -> Result<Check, Comp
         }
         (Rhs::Transformer(t), _) => {
             rhs_field(field_ref(&Operand::Transformer(t.clone()), catalogue)?)?
+        }
+        (Rhs::List(list), Some(Modifier::AnyOf))
+            if matches!(c.op, Operator::Contains | Operator::IContains)
+                && ty != FieldType::Bytes =>
+        {
+            let needles: Vec<&str> = list.items.iter().map(|v| v.text.as_str()).collect();
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(c.op == Operator::IContains)
+                .build(&needles)
+                .map_err(|e| error(format!("cannot build the literal matcher: {e}")))?;
+            Test::ContainsAny(Box::new(ac))
         }
         (Rhs::List(list), Some(m)) => {
             let tests = list

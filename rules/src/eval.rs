@@ -302,6 +302,7 @@ fn test_one(test: &Test, v: &Val<'_>, fields: &dyn Fields) -> bool {
         Test::Regex(re) => bytes(v).is_some_and(|b| re.is_match(b)),
         Test::In(set) | Test::Intersects(set) => in_set(set, v),
         Test::PMatch(paths) => bytes(v).is_some_and(|b| pmatch(paths, b)),
+        Test::ContainsAny(ac) => bytes(v).is_some_and(|b| ac.is_match(b)),
         Test::Each(m, tests) => {
             let hits = tests.iter().filter(|t| test_one(t, v, fields)).count();
             match m {
