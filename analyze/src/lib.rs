@@ -1,1 +1,10 @@
-//! placeholder
+//! Replay: a capture's events through Falco rules, with the system state rebuilt as it goes.
+//!
+//! This crate sits after `format/` (reading captures) and `rules/` (the rules language).
+//! [`state`] rebuilds threads, fds, containers and users from state blocks and events;
+//! [`fields`] gives the rules engine each field's value for an event in that state; [`replay`]
+//! drives a capture through a ruleset and collects findings.
+
+pub mod fields;
+pub mod replay;
+pub mod state;

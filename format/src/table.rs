@@ -110,12 +110,18 @@ impl EventInfo {
 pub struct EventTable {
     events: Vec<EventInfo>,
     syscalls: Vec<&'static str>,
+    /// Value names of flag and enum parameters, by table name, in table order.
+    flags: std::collections::HashMap<&'static str, Vec<(u64, &'static str)>>,
 }
 
 static TABLE: LazyLock<EventTable> = LazyLock::new(|| {
     #[allow(clippy::expect_used, reason = "compiled-in data, checked by a unit test")]
-    EventTable::parse(include_str!("table/events.tbl"), include_str!("table/syscalls.tbl"))
-        .expect("the built-in event table parses")
+    EventTable::parse(
+        include_str!("table/events.tbl"),
+        include_str!("table/syscalls.tbl"),
+        include_str!("table/flags.tbl"),
+    )
+    .expect("the built-in event table parses")
 });
 
 /// The built-in event table.
@@ -124,8 +130,24 @@ pub fn table() -> &'static EventTable {
 }
 
 impl EventTable {
-    fn parse(events: &'static str, syscalls: &'static str) -> Result<EventTable, String> {
-        let mut table = EventTable { events: Vec::new(), syscalls: Vec::new() };
+    fn parse(
+        events: &'static str,
+        syscalls: &'static str,
+        flags: &'static str,
+    ) -> Result<EventTable, String> {
+        let mut table =
+            EventTable { events: Vec::new(), syscalls: Vec::new(), flags: Default::default() };
+        let mut current: Option<&'static str> = None;
+        for (n, line) in data_lines(flags) {
+            if let Some(name) = line.strip_prefix('@') {
+                current = Some(name);
+                continue;
+            }
+            let (value, name) = line.split_once(' ').ok_or(format!("flags.tbl line {n}"))?;
+            let value: u64 = value.parse().map_err(|_| format!("flags.tbl line {n}"))?;
+            let table_name = current.ok_or(format!("flags.tbl line {n}: no table"))?;
+            table.flags.entry(table_name).or_default().push((value, name));
+        }
         for (n, line) in data_lines(events) {
             let info = parse_event(line).map_err(|e| format!("events.tbl line {n}: {e}"))?;
             if usize::from(info.code) != table.events.len() {
@@ -163,6 +185,27 @@ impl EventTable {
     /// The event's name, or `unknown` for a code the table does not know.
     pub fn name(&self, code: u16) -> &'static str {
         self.get(code).map_or("unknown", |e| e.name)
+    }
+
+    /// sysdig's rendering of a flags value: the names of the bits set, `|`-joined
+    /// (`O_RDONLY|O_CLOEXEC`); for an enum table, the one name equal to the value.
+    pub fn flag_names(&self, table: &str, value: u64, is_enum: bool) -> String {
+        let Some(entries) = self.flags.get(table) else { return String::new() };
+        let names: Vec<&str> = if is_enum {
+            entries.iter().filter(|(v, _)| *v == value).map(|(_, n)| *n).take(1).collect()
+        } else {
+            let set: Vec<&str> = entries
+                .iter()
+                .filter(|(v, _)| *v != 0 && value & v == *v)
+                .map(|(_, n)| *n)
+                .collect();
+            if set.is_empty() {
+                entries.iter().filter(|(v, _)| *v == value).map(|(_, n)| *n).take(1).collect()
+            } else {
+                set
+            }
+        };
+        names.join("|")
     }
 
     /// The syscall name for a `SYSCALLID` value (the generic `syscall` event).
@@ -229,6 +272,7 @@ mod tests {
         assert_eq!(t.name(152), "switch");
         assert_eq!(t.name(9999), "unknown");
         assert_eq!(t.syscall_name(0), Some("unknown"));
+        assert_eq!(t.flag_names("file_flags", 4097, false), "O_RDONLY|O_CLOEXEC");
     }
 
     #[test]

@@ -49,13 +49,18 @@ fn display_name(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Reads and loads rules files; unreadable files are an input error.
-fn load_paths(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
+/// Reads rules files (directories expanded) as (name, text) pairs.
+pub fn read_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for p in expand_paths(paths)? {
         let text =
             std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
         files.push((display_name(&p), text));
     }
-    Ok(load(&files))
+    Ok(files)
+}
+
+/// Reads and loads rules files; unreadable files are an input error.
+fn load_paths(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
+    Ok(load(&read_paths(paths)?))
 }

@@ -1,0 +1,140 @@
+//! `dredge replay`: run Falco rules over captures and print findings as Falco does.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use dredge_analyze::replay::{Matching, replay};
+use dredge_rules::alert::{AlertFormat, json_alert, text_alert};
+use dredge_rules::collect::Priority;
+use dredge_rules::ruleset::{Selection, load};
+
+/// The rules dredge runs when no -r is given.
+const BUILTIN_RULES: &str = include_str!("../../analyze/rules/builtin.yaml");
+
+/// Run Falco rules over captures; findings on stdout, a summary on stderr.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Captures (.dcap or .scap).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Rules files or directories (several allowed, loaded in order); default: built-in rules.
+    #[arg(short = 'r', long = "rules")]
+    rules: Vec<PathBuf>,
+    /// Minimum priority of the rules to run (emergency ... debug).
+    #[arg(long)]
+    priority: Option<String>,
+    /// Run only rules with one of these tags (Falco's -t).
+    #[arg(long = "enable-tag")]
+    enable_tags: Vec<String>,
+    /// Do not run rules with this tag (Falco's -T).
+    #[arg(long = "disable-tag")]
+    disable_tags: Vec<String>,
+    /// Do not run this rule (a name, or a pattern with *) (Falco's -D).
+    #[arg(long = "disable-rule")]
+    disable_rules: Vec<String>,
+    /// One finding per event (first) or one per matching rule (all).
+    #[arg(long = "rule-matching", default_value = "first", value_parser = ["first", "all"])]
+    rule_matching: String,
+    /// Falco JSON alerts instead of text lines.
+    #[arg(long)]
+    json: bool,
+    /// ISO 8601 times in the text line (Falco's time_format_iso_8601).
+    #[arg(long)]
+    iso8601: bool,
+    /// Host name for JSON alerts (default: FALCO_HOSTNAME, else the capture's host).
+    #[arg(long)]
+    hostname: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let files = if args.rules.is_empty() {
+        vec![("builtin.yaml".to_string(), BUILTIN_RULES.to_string())]
+    } else {
+        super::rules::read_paths(&args.rules)?
+    };
+    let mut loaded = load(&files);
+    if !loaded.ok() {
+        for m in loaded.files.iter().flat_map(|f| &f.errors) {
+            eprintln!("{m}");
+        }
+        return Ok(crate::exit::INPUT);
+    }
+    for m in loaded.files.iter().flat_map(|f| &f.warnings) {
+        tracing::info!("{m}");
+    }
+    let min_priority = match args.priority.as_deref() {
+        Some(p) => Some(Priority::parse(p).with_context(|| format!("unknown priority {p:?}"))?),
+        None => None,
+    };
+    loaded.ruleset.select(&Selection {
+        min_priority,
+        enable_tags: args.enable_tags.clone(),
+        disable_tags: args.disable_tags.clone(),
+        disable_rules: args.disable_rules.clone(),
+    });
+    let ruleset = &loaded.ruleset;
+    let matching = if args.rule_matching == "all" { Matching::All } else { Matching::First };
+
+    let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_priority: BTreeMap<Priority, u64> = BTreeMap::new();
+    let mut events = 0;
+    let mut damaged = false;
+    let mut stdout = std::io::stdout().lock();
+    for file in &args.files {
+        let opened = super::open_capture(file)?;
+        let capture = &opened.capture;
+        let hostname = args
+            .hostname
+            .clone()
+            .or_else(|| std::env::var("FALCO_HOSTNAME").ok())
+            .unwrap_or_else(|| capture.metadata().hostname.clone());
+        let format = AlertFormat { hostname, iso8601: args.iso8601, ..AlertFormat::default() };
+        let mut write_error = None;
+        let summary = replay(capture, ruleset, matching, |i, ev, fields| {
+            let rule = &ruleset.rules[i];
+            let line = if args.json {
+                json_alert(rule, ev.ts(), fields, &format)
+            } else {
+                text_alert(rule, ev.ts(), fields, &format)
+            };
+            if let Err(e) = std::io::Write::write_all(&mut stdout, format!("{line}\n").as_bytes()) {
+                write_error.get_or_insert(e);
+            }
+            *per_rule.entry(rule.def.name.clone()).or_default() += 1;
+            *per_priority.entry(rule.def.priority).or_default() += 1;
+        });
+        if let Some(e) = write_error {
+            return Err(anyhow::Error::new(e).context("writing findings"));
+        }
+        events += summary.events;
+        for d in &summary.damaged_blocks {
+            eprintln!("dredge: {}: {d}", file.display());
+            damaged = true;
+        }
+        if !capture.losses().is_empty() {
+            damaged = true;
+        }
+        if !summary.conversion_errors.is_empty() {
+            tracing::warn!(
+                "{}: {} events could not be upgraded",
+                file.display(),
+                summary.conversion_errors.len()
+            );
+        }
+    }
+    let total: u64 = per_rule.values().sum();
+    eprintln!("Events detected: {total}");
+    eprintln!("Rule counts by severity:");
+    for (p, n) in &per_priority {
+        eprintln!("   {}: {n}", p.name().to_uppercase());
+    }
+    eprintln!("Triggered rules by rule name:");
+    for (r, n) in &per_rule {
+        eprintln!("   {r}: {n}");
+    }
+    eprintln!("{events} events read in {:.3} s", started.elapsed().as_secs_f64());
+    Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
+}
