@@ -46,10 +46,53 @@ pub struct Args {
     /// Host name for JSON alerts (default: FALCO_HOSTNAME, else the capture's host).
     #[arg(long)]
     hostname: Option<String>,
+    /// Falco configuration keys, as `falco -o KEY=VALUE`: json_output,
+    /// json_include_output_property, json_include_tags_property, time_format_iso_8601,
+    /// priority, rule_matching.
+    #[arg(short = 'o', value_name = "KEY=VALUE")]
+    options: Vec<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<u8> {
+/// The wall-clock time for log lines, in Falco's log forms.
+fn log_time(iso8601: bool) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let t = dredge_format::time::Utc::from_ns(now);
+    if iso8601 {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+0000",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        )
+    } else {
+        t.time()
+    }
+}
+
+/// Applies Falco-style `-o key=value` settings.
+fn apply_options(args: &mut Args, format: &mut AlertFormat) -> anyhow::Result<()> {
+    let truth = |v: &str| matches!(v, "true" | "yes" | "on" | "1");
+    for o in args.options.clone() {
+        let (key, value) =
+            o.split_once('=').with_context(|| format!("-o {o}: expected KEY=VALUE"))?;
+        match key {
+            "json_output" => args.json = truth(value),
+            "json_include_output_property" => format.include_output = truth(value),
+            "json_include_tags_property" => format.include_tags = truth(value),
+            "json_include_output_fields_property" => format.include_output_fields = truth(value),
+            "time_format_iso_8601" => args.iso8601 = truth(value),
+            "priority" => args.priority = Some(value.to_string()),
+            "rule_matching" => args.rule_matching = value.to_string(),
+            _ => tracing::warn!("-o {key}: not a setting dredge replay uses; ignored"),
+        }
+    }
+    Ok(())
+}
+
+pub fn run(mut args: Args) -> anyhow::Result<u8> {
     let started = Instant::now();
+    let mut base_format = AlertFormat::default();
+    apply_options(&mut args, &mut base_format)?;
     let files = if args.rules.is_empty() {
         vec![("builtin.yaml".to_string(), BUILTIN_RULES.to_string())]
     } else {
@@ -76,6 +119,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         disable_rules: args.disable_rules.clone(),
     });
     let ruleset = &loaded.ruleset;
+    eprintln!(
+        "{}: dredge {} replaying {} capture(s) with {} rules",
+        log_time(args.iso8601),
+        env!("CARGO_PKG_VERSION"),
+        args.files.len(),
+        ruleset.enabled().count()
+    );
     let matching = if args.rule_matching == "all" { Matching::All } else { Matching::First };
 
     let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
@@ -91,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .clone()
             .or_else(|| std::env::var("FALCO_HOSTNAME").ok())
             .unwrap_or_else(|| capture.metadata().hostname.clone());
-        let format = AlertFormat { hostname, iso8601: args.iso8601, ..AlertFormat::default() };
+        let format = AlertFormat { hostname, iso8601: args.iso8601, ..base_format.clone() };
         let mut write_error = None;
         let summary = replay(capture, ruleset, matching, |i, ev, fields| {
             let rule = &ruleset.rules[i];
