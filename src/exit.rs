@@ -6,7 +6,8 @@ use std::process::ExitCode;
 /// Everything worked; for `verify`, the file is intact (and signed by the given key).
 pub const OK: u8 = 0;
 /// The input was read, but it is not right: `verify` found damage or a bad signature,
-/// `rules check` found errors.
+/// `rules check` found errors, `replay` refused its settings or was stopped by a
+/// `syscall_event_drops` `exit` action (Falco's exit code for both).
 pub const INTEGRITY: u8 = 1;
 // 2: the command line is wrong; clap exits with it before any command runs.
 /// An input could not be used at all: missing, unreadable, a directory, empty, not a capture,
@@ -23,7 +24,8 @@ pub const HELP: &str = "\
 Exit codes:
   0  success (verify: the capture is intact)
   1  verify: the capture is damaged, or not signed by the given key;
-     rules check: a rules file has errors
+     rules check: a rules file has errors; replay: bad settings, or stopped by a
+     syscall_event_drops exit action
   2  usage error
   3  input unusable: missing, unreadable, a directory, empty, not a capture, from a newer
      dredge, or a bad key file

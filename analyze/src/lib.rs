@@ -5,6 +5,7 @@
 //! [`fields`] gives the rules engine each field's value for an event in that state; [`replay`]
 //! drives a capture through a ruleset and collects findings.
 
+pub mod drops;
 pub mod fields;
 pub mod replay;
 pub mod state;

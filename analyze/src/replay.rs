@@ -9,8 +9,19 @@ use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_format::{BlockKind, Capture, Event};
 use dredge_rules::ruleset::Ruleset;
 
+use std::ops::ControlFlow;
+
+use crate::drops::{DropMonitor, DropOccurrence};
 use crate::fields::EventFields;
 use crate::state::State;
+
+/// Something replay reports as it goes.
+pub enum Report<'r, 'e> {
+    /// Rule number `rule` matched this event.
+    Finding { rule: usize, event: &'r Event<'e>, fields: &'r EventFields<'r> },
+    /// A second of capture time lost too many events.
+    Drop(DropOccurrence),
+}
 
 /// Falco's `rule_matching`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,12 +45,14 @@ pub struct Summary {
     pub damaged_blocks: Vec<String>,
 }
 
-/// Replays `capture`; `on_finding` gets each matching rule (its index) and the event fields.
+/// Replays `capture`, reporting findings (and, with a monitor, drop occurrences) to
+/// `report`; replay stops early when `report` breaks.
 pub fn replay(
     capture: &Capture,
     ruleset: &Ruleset,
     matching: Matching,
-    mut on_finding: impl FnMut(usize, &Event<'_>, &EventFields<'_>),
+    mut monitor: Option<&mut DropMonitor>,
+    mut report: impl FnMut(Report<'_, '_>) -> ControlFlow<()>,
 ) -> Summary {
     let mut state = State { hostname: capture.metadata().hostname.clone(), ..State::default() };
     let mut normalizer = Normalizer::new();
@@ -65,6 +78,11 @@ pub fn replay(
         };
         for raw in block.iter() {
             summary.events += 1;
+            if let Some(occurrence) = monitor.as_deref_mut().and_then(|m| m.on_event(raw.ts())) {
+                if report(Report::Drop(occurrence)).is_break() {
+                    return summary;
+                }
+            }
             let ev = match normalizer.push(&raw) {
                 Ok(Normalized::Unchanged(e)) => e,
                 Ok(Normalized::Converted(e)) => e,
@@ -82,7 +100,10 @@ pub fn replay(
                     let rule = &ruleset.rules[i as usize];
                     if dredge_rules::eval::eval(&rule.filter, &fields) {
                         summary.findings += 1;
-                        on_finding(i as usize, &ev, &fields);
+                        let r = Report::Finding { rule: i as usize, event: &ev, fields: &fields };
+                        if report(r).is_break() {
+                            return summary;
+                        }
                         if matching == Matching::First {
                             break;
                         }

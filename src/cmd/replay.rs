@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use dredge_analyze::replay::{Matching, replay};
+use std::ops::ControlFlow;
+
+use dredge_analyze::drops::{DropAction, DropMonitor, DropPolicy};
+use dredge_analyze::replay::{Matching, Report, replay};
 use dredge_rules::alert::{AlertFormat, json_alert, text_alert};
 use dredge_rules::collect::Priority;
 use dredge_rules::ruleset::{Selection, load};
@@ -51,6 +54,65 @@ pub struct Args {
     /// priority, rule_matching.
     #[arg(short = 'o', value_name = "KEY=VALUE")]
     options: Vec<String>,
+    /// A Falco configuration file; dredge reads its syscall_event_drops section and the keys
+    /// -o takes.
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+}
+
+/// Reads the parts of a Falco configuration file replay uses.
+fn read_config(path: &PathBuf, args: &mut Args, policy: &mut DropPolicy) -> anyhow::Result<()> {
+    use dredge_rules::yaml::{Kind, parse};
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let docs = parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let Some(root) = docs.first() else { return Ok(()) };
+    let scalar = |n: &dredge_rules::yaml::Node, key: &str| {
+        n.get(key).and_then(|v| v.as_str()).map(str::to_string)
+    };
+    for key in ["json_output", "time_format_iso_8601", "priority", "rule_matching"] {
+        if let Some(v) = scalar(root, key) {
+            args.options.insert(0, format!("{key}={v}"));
+        }
+    }
+    let Some(drops) = root.get("syscall_event_drops") else { return Ok(()) };
+    let number = |key: &str| -> anyhow::Result<Option<f64>> {
+        match scalar(drops, key) {
+            Some(v) => Ok(Some(v.parse().with_context(|| {
+                format!("{}: syscall_event_drops.{key}: {v:?} is not a number", path.display())
+            })?)),
+            None => Ok(None),
+        }
+    };
+    if let Some(v) = number("threshold")? {
+        policy.threshold = v;
+    }
+    if let Some(v) = number("rate")? {
+        policy.rate = v;
+    }
+    if let Some(v) = number("max_burst")? {
+        policy.max_burst = v;
+    }
+    if let Some(v) = scalar(drops, "simulate_drops") {
+        policy.simulate = v == "true";
+    }
+    if let Some(Kind::Seq(items)) = drops.get("actions").map(|n| &n.kind) {
+        policy.actions = items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .map(|a| match a {
+                "ignore" => Ok(DropAction::Ignore),
+                "log" => Ok(DropAction::Log),
+                "alert" => Ok(DropAction::Alert),
+                "exit" => Ok(DropAction::Exit),
+                other => Err(anyhow::anyhow!(
+                    "{}: unknown syscall_event_drops action {other:?}",
+                    path.display()
+                )),
+            })
+            .collect::<anyhow::Result<_>>()?;
+    }
+    Ok(())
 }
 
 /// The wall-clock time for log lines, in Falco's log forms.
@@ -67,6 +129,25 @@ fn log_time(iso8601: bool) -> String {
     } else {
         t.time()
     }
+}
+
+/// Falco's internal alert for a drop occurrence (priority Critical, source `internal`).
+fn internal_alert(msg: &str, ts: u64, format: &AlertFormat, json: bool) -> String {
+    let t = dredge_format::time::Utc::from_ns(ts);
+    let time = if format.iso8601 { t.iso8601() } else { t.time() };
+    let line = format!("{time}: Critical {msg}");
+    if !json {
+        return line;
+    }
+    serde_json::json!({
+        "hostname": format.hostname,
+        "output": line,
+        "priority": "Critical",
+        "rule": "Falco internal: syscall event drop",
+        "source": "internal",
+        "time": t.rfc3339(),
+    })
+    .to_string()
 }
 
 /// Applies Falco-style `-o key=value` settings.
@@ -92,7 +173,15 @@ fn apply_options(args: &mut Args, format: &mut AlertFormat) -> anyhow::Result<()
 pub fn run(mut args: Args) -> anyhow::Result<u8> {
     let started = Instant::now();
     let mut base_format = AlertFormat::default();
+    let mut policy = DropPolicy { actions: vec![DropAction::Log], ..DropPolicy::default() };
+    if let Some(path) = args.config.clone() {
+        read_config(&path, &mut args, &mut policy)?;
+    }
     apply_options(&mut args, &mut base_format)?;
+    if let Err(e) = policy.validate() {
+        eprintln!("dredge: {e}");
+        return Ok(crate::exit::INTEGRITY);
+    }
     let files = if args.rules.is_empty() {
         vec![("builtin.yaml".to_string(), BUILTIN_RULES.to_string())]
     } else {
@@ -132,6 +221,8 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
     let mut per_priority: BTreeMap<Priority, u64> = BTreeMap::new();
     let mut events = 0;
     let mut damaged = false;
+    let mut stopped = false;
+    let (mut occurrences, mut actions_taken) = (0, 0);
     let mut stdout = std::io::stdout().lock();
     for file in &args.files {
         let opened = super::open_capture(file)?;
@@ -143,19 +234,50 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             .unwrap_or_else(|| capture.metadata().hostname.clone());
         let format = AlertFormat { hostname, iso8601: args.iso8601, ..base_format.clone() };
         let mut write_error = None;
-        let summary = replay(capture, ruleset, matching, |i, ev, fields| {
-            let rule = &ruleset.rules[i];
-            let line = if args.json {
-                json_alert(rule, ev.ts(), fields, &format)
-            } else {
-                text_alert(rule, ev.ts(), fields, &format)
+        let drop_records = super::drop_records(capture);
+        let mut monitor = DropMonitor::new(policy.clone(), drop_records);
+        let summary = replay(capture, ruleset, matching, Some(&mut monitor), |report| {
+            let line = match report {
+                Report::Finding { rule: i, event: ev, fields } => {
+                    let rule = &ruleset.rules[i];
+                    *per_rule.entry(rule.def.name.clone()).or_default() += 1;
+                    *per_priority.entry(rule.def.priority).or_default() += 1;
+                    if args.json {
+                        json_alert(rule, ev.ts(), fields, &format)
+                    } else {
+                        text_alert(rule, ev.ts(), fields, &format)
+                    }
+                }
+                Report::Drop(occ) => {
+                    if !occ.act || policy.actions.contains(&DropAction::Ignore) {
+                        return ControlFlow::Continue(());
+                    }
+                    let msg = format!(
+                        "Falco internal: syscall event drop. {} system calls dropped in last second.",
+                        occ.dropped
+                    );
+                    let actions = &policy.actions;
+                    if actions.contains(&DropAction::Log) || actions.contains(&DropAction::Exit) {
+                        eprintln!("{}: {msg}", log_time(args.iso8601));
+                    }
+                    if actions.contains(&DropAction::Exit) {
+                        eprintln!("Exiting.");
+                        stopped = true;
+                        return ControlFlow::Break(());
+                    }
+                    if !actions.contains(&DropAction::Alert) {
+                        return ControlFlow::Continue(());
+                    }
+                    internal_alert(&msg, occ.ts, &format, args.json)
+                }
             };
             if let Err(e) = std::io::Write::write_all(&mut stdout, format!("{line}\n").as_bytes()) {
                 write_error.get_or_insert(e);
             }
-            *per_rule.entry(rule.def.name.clone()).or_default() += 1;
-            *per_priority.entry(rule.def.priority).or_default() += 1;
+            ControlFlow::Continue(())
         });
+        occurrences += monitor.occurrences;
+        actions_taken += monitor.actions_taken;
         if let Some(e) = write_error {
             return Err(anyhow::Error::new(e).context("writing findings"));
         }
@@ -185,6 +307,17 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
     for (r, n) in &per_rule {
         eprintln!("   {r}: {n}");
     }
+    if occurrences > 0 {
+        eprintln!("Syscall event drop monitoring:");
+        eprintln!("   - event drop detected: {occurrences} occurrences");
+        eprintln!("   - num times actions taken: {actions_taken}");
+    }
     eprintln!("{events} events read in {:.3} s", started.elapsed().as_secs_f64());
-    Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
+    Ok(if stopped {
+        crate::exit::INTEGRITY
+    } else if damaged {
+        crate::exit::DAMAGED
+    } else {
+        crate::exit::OK
+    })
 }
