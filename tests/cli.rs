@@ -371,3 +371,14 @@ fn rules_check_list_and_explain() {
         text(&o)
     );
 }
+
+#[test]
+fn the_bundled_sample_replays_to_its_recorded_findings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sample = root.join("samples/synthetic-httpd.dcap");
+    let o = dredge(&["replay", sample.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let want = std::fs::read_to_string(root.join("samples/synthetic-httpd.findings.txt")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), want);
+    assert_eq!(want.lines().count(), 3);
+}

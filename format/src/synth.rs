@@ -287,6 +287,115 @@ impl Generator {
         self.ts
     }
 
+    /// A worker spawns a shell in the container, which reads `/etc/shadow` and writes a file
+    /// below `/usr/bin`: current-layout events, as a recent recorder writes them.
+    pub fn intrusion(&mut self, emit: &mut impl FnMut(&EventHeader, &[&[u8]])) {
+        let parent = self.threads[0];
+        let child = 10_999i64;
+        let i64b = |v: i64| v.to_le_bytes();
+        let u32b = |v: u32| v.to_le_bytes();
+        let cgroups =
+            b"cpu=/docker/b199b3b579885d7a8e2c0f41b3c9a6e4d2f1b0c8a7e6d5c4b3a2918f7e6d5c4b\0"
+                .to_vec();
+        let mut ts = self.ts + 1_000_000;
+        let mut at = |code: u16, tid: i64| {
+            ts += 50_000;
+            EventHeader { ts, tid, cpu: 0, code, flags: 0 }
+        };
+        let clone_params = |res: i64, tid: i64| -> Vec<Vec<u8>> {
+            vec![
+                i64b(res).to_vec(),
+                b"httpd\0".to_vec(),
+                b"-DFOREGROUND\0".to_vec(),
+                i64b(tid).to_vec(),
+                i64b(tid).to_vec(),
+                i64b(parent).to_vec(),
+                b"/usr/local/apache2/\0".to_vec(),
+                i64b(1024).to_vec(),
+                0u64.to_le_bytes().to_vec(),
+                0u64.to_le_bytes().to_vec(),
+                u32b(0).to_vec(),
+                u32b(0).to_vec(),
+                u32b(0).to_vec(),
+                b"httpd\0".to_vec(),
+                cgroups.clone(),
+                u32b(0).to_vec(),
+                u32b(33).to_vec(),
+                u32b(33).to_vec(),
+                i64b(tid - 10_000).to_vec(),
+                i64b(tid - 10_000).to_vec(),
+                0u64.to_le_bytes().to_vec(),
+            ]
+        };
+        let emit_vec =
+            |emit: &mut dyn FnMut(&EventHeader, &[&[u8]]), h: EventHeader, p: &[Vec<u8>]| {
+                let refs: Vec<&[u8]> = p.iter().map(Vec::as_slice).collect();
+                emit(&h, &refs);
+            };
+        emit_vec(emit, at(223, parent), &clone_params(child, parent));
+        emit_vec(emit, at(223, child), &clone_params(0, child));
+        emit(&at(292, child), &[b"/bin/sh\0"]);
+        let exec: Vec<Vec<u8>> = vec![
+            i64b(0).to_vec(),
+            b"/bin/sh\0".to_vec(),
+            b"-c\0id\0".to_vec(),
+            i64b(child).to_vec(),
+            i64b(child).to_vec(),
+            i64b(parent).to_vec(),
+            b"/usr/local/apache2/\0".to_vec(),
+            1024u64.to_le_bytes().to_vec(),
+            0u64.to_le_bytes().to_vec(),
+            0u64.to_le_bytes().to_vec(),
+            u32b(0).to_vec(),
+            u32b(0).to_vec(),
+            u32b(0).to_vec(),
+            b"sh\0".to_vec(),
+            cgroups.clone(),
+            b"PATH=/usr/bin\0".to_vec(),
+            u32b(0).to_vec(),
+            i64b(child).to_vec(),
+            u32b(u32::MAX).to_vec(),
+            u32b(2).to_vec(),
+            0u64.to_le_bytes().to_vec(),
+            0u64.to_le_bytes().to_vec(),
+            0u64.to_le_bytes().to_vec(),
+            0u64.to_le_bytes().to_vec(),
+            0u64.to_le_bytes().to_vec(),
+            0u64.to_le_bytes().to_vec(),
+            u32b(33).to_vec(),
+            b"/bin/sh\0".to_vec(),
+            i64b(child).to_vec(),
+            u32b(33).to_vec(),
+            b"/bin/sh\0".to_vec(),
+        ];
+        emit_vec(emit, at(293, child), &exec);
+        let open: Vec<Vec<u8>> = vec![
+            i64b(5).to_vec(),
+            b"/etc/shadow\0".to_vec(),
+            u32b(1).to_vec(),
+            u32b(0).to_vec(),
+            u32b(0).to_vec(),
+            0u64.to_le_bytes().to_vec(),
+        ];
+        emit_vec(
+            emit,
+            at(2, child),
+            &[b"/etc/shadow\0".to_vec(), u32b(1).to_vec(), u32b(0).to_vec()],
+        );
+        emit_vec(emit, at(3, child), &open);
+        let write: Vec<Vec<u8>> = vec![
+            i64b(6).to_vec(),
+            i64b(-100).to_vec(),
+            b"/usr/bin/.cache\0".to_vec(),
+            u32b(6).to_vec(),
+            u32b(0o755).to_vec(),
+            u32b(0).to_vec(),
+            0u64.to_le_bytes().to_vec(),
+        ];
+        emit_vec(emit, at(307, child), &write);
+        self.ts = ts;
+    }
+
     /// Generates the next action's events (one to three) and hands each to `emit`.
     pub fn next(&mut self, emit: &mut impl FnMut(&EventHeader, &[&[u8]])) {
         if self.rng.chance(0.3) {
@@ -497,6 +606,20 @@ pub fn write_capture(
     options: WriterOptions,
     key: Option<&SigningKey>,
 ) -> Result<WriteSummary, Error> {
+    write_capture_with(path, events, seed, options, key, false)
+}
+
+/// Like [`write_capture`]; with `scenario`, a short intrusion follows the workload: a worker
+/// spawns `sh -c id` in the container, the shell reads `/etc/shadow` and drops a file in
+/// `/usr/bin`. The events are made up; they exist to show findings on a sample.
+pub fn write_capture_with(
+    path: &Path,
+    events: u64,
+    seed: u64,
+    options: WriterOptions,
+    key: Option<&SigningKey>,
+    scenario: bool,
+) -> Result<WriteSummary, Error> {
     let metadata = Metadata {
         hostname: "synth-host".into(),
         kernel_release: "4.15.0-47-generic".into(),
@@ -532,6 +655,18 @@ pub fn write_capture(
     }
     if let Some(e) = failed {
         return Err(e);
+    }
+    if scenario {
+        generator.intrusion(&mut |h, params| {
+            if failed.is_none()
+                && let Err(e) = writer.push(h, params.iter().copied())
+            {
+                failed = Some(e);
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
     }
     writer.finish(key)
 }

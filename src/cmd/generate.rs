@@ -22,12 +22,22 @@ pub struct Args {
     /// zstd compression level.
     #[arg(long, default_value_t = WriterOptions::default().level)]
     level: i32,
+    /// End with a short made-up intrusion (a shell in the container reading /etc/shadow).
+    #[arg(long)]
+    scenario: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let key = args.sign_key.as_deref().map(sign::load_signing_key).transpose()?;
     let options = WriterOptions { level: args.level, ..WriterOptions::default() };
-    let s = synth::write_capture(&args.output, args.events, args.seed, options, key.as_ref())?;
+    let s = synth::write_capture_with(
+        &args.output,
+        args.events,
+        args.seed,
+        options,
+        key.as_ref(),
+        args.scenario,
+    )?;
     eprintln!(
         "{}: {} events in {} blocks, {} bytes ({:.2} bytes/event)",
         args.output.display(),
