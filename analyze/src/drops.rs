@@ -7,7 +7,20 @@
 //! every time. `simulate_drops` counts every second as an occurrence, as Falco's test switch
 //! does.
 
+use dredge_format::reader::Capture;
 use dredge_format::state::DropRecord;
+
+/// Every drop record of a capture's state blocks.
+pub fn records(capture: &Capture) -> Vec<DropRecord> {
+    capture
+        .states()
+        .filter_map(|(_, s)| match s {
+            Ok(dredge_format::State::Drops(d)) => Some(d),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
 
 /// What to do about an occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +78,8 @@ impl DropPolicy {
 pub struct DropOccurrence {
     /// Capture time of the check (ns since the epoch).
     pub ts: u64,
+    /// Number of the event at which the check ran (set by replay).
+    pub event: u64,
     pub dropped: u64,
     pub events: u64,
     /// True when the token bucket allowed the actions to run.
@@ -151,7 +166,7 @@ impl DropMonitor {
         if act {
             self.actions_taken += 1;
         }
-        Some(DropOccurrence { ts, dropped, events, act })
+        Some(DropOccurrence { ts, event: 0, dropped, events, act })
     }
 }
 

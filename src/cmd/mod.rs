@@ -24,18 +24,6 @@ pub struct Opened {
     _temp: Option<tempfile::TempDir>,
 }
 
-/// Every drop record of a capture's state blocks.
-pub fn drop_records(capture: &Capture) -> Vec<dredge_format::state::DropRecord> {
-    capture
-        .states()
-        .filter_map(|(_, s)| match s {
-            Ok(dredge_format::State::Drops(d)) => Some(d),
-            _ => None,
-        })
-        .flatten()
-        .collect()
-}
-
 /// True when the file starts like a scap capture (plain or gzip).
 pub fn is_scap(path: &Path) -> bool {
     let mut head = [0u8; 4];

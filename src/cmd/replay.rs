@@ -1,14 +1,13 @@
 //! `dredge replay`: run Falco rules over captures and print findings as Falco does.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use std::ops::ControlFlow;
-
-use dredge_analyze::drops::{DropAction, DropMonitor, DropPolicy};
-use dredge_analyze::replay::{Matching, Report, replay};
+use dredge_analyze::drops::{DropAction, DropPolicy};
+use dredge_analyze::replay::{Matching, Report, replay_parallel};
 use dredge_rules::alert::{AlertFormat, json_alert, text_alert};
 use dredge_rules::collect::Priority;
 use dredge_rules::ruleset::{Selection, load};
@@ -58,6 +57,9 @@ pub struct Args {
     /// -o takes.
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
+    /// Worker threads (default: one per core). Findings are the same for any number.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 /// Reads the parts of a Falco configuration file replay uses.
@@ -233,54 +235,55 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             .or_else(|| std::env::var("FALCO_HOSTNAME").ok())
             .unwrap_or_else(|| capture.metadata().hostname.clone());
         let format = AlertFormat { hostname, iso8601: args.iso8601, ..base_format.clone() };
-        let mut write_error = None;
-        let drop_records = super::drop_records(capture);
-        let mut monitor = DropMonitor::new(policy.clone(), drop_records);
-        let summary = replay(capture, ruleset, matching, Some(&mut monitor), |report| {
-            let line = match report {
-                Report::Finding { rule: i, event: ev, fields } => {
-                    let rule = &ruleset.rules[i];
-                    *per_rule.entry(rule.def.name.clone()).or_default() += 1;
-                    *per_priority.entry(rule.def.priority).or_default() += 1;
-                    if args.json {
-                        json_alert(rule, ev.ts(), fields, &format)
+        let policy = &policy;
+        let render = |r: &Report<'_, '_>| -> (Option<String>, bool) {
+            match r {
+                Report::Finding { rule, event, fields } => {
+                    let rule = &ruleset.rules[*rule];
+                    let line = if args.json {
+                        json_alert(rule, event.ts(), *fields, &format)
                     } else {
-                        text_alert(rule, ev.ts(), fields, &format)
-                    }
+                        text_alert(rule, event.ts(), *fields, &format)
+                    };
+                    (Some(line), false)
                 }
                 Report::Drop(occ) => {
-                    if !occ.act || policy.actions.contains(&DropAction::Ignore) {
-                        return ControlFlow::Continue(());
+                    let actions = &policy.actions;
+                    if !occ.act || actions.contains(&DropAction::Ignore) {
+                        return (None, false);
                     }
                     let msg = format!(
                         "Falco internal: syscall event drop. {} system calls dropped in last second.",
                         occ.dropped
                     );
-                    let actions = &policy.actions;
                     if actions.contains(&DropAction::Log) || actions.contains(&DropAction::Exit) {
                         eprintln!("{}: {msg}", log_time(args.iso8601));
                     }
                     if actions.contains(&DropAction::Exit) {
                         eprintln!("Exiting.");
-                        stopped = true;
-                        return ControlFlow::Break(());
+                        return (None, true);
                     }
-                    if !actions.contains(&DropAction::Alert) {
-                        return ControlFlow::Continue(());
-                    }
-                    internal_alert(&msg, occ.ts, &format, args.json)
+                    let alert = actions.contains(&DropAction::Alert);
+                    (alert.then(|| internal_alert(&msg, occ.ts, &format, args.json)), false)
                 }
-            };
-            if let Err(e) = std::io::Write::write_all(&mut stdout, format!("{line}\n").as_bytes()) {
-                write_error.get_or_insert(e);
             }
-            ControlFlow::Continue(())
-        });
-        occurrences += monitor.occurrences;
-        actions_taken += monitor.actions_taken;
-        if let Some(e) = write_error {
-            return Err(anyhow::Error::new(e).context("writing findings"));
+        };
+        let threads = args.threads.unwrap_or_else(rayon::current_num_threads);
+        let (lines, summary) =
+            replay_parallel(capture, ruleset, matching, threads, Some(policy.clone()), &render);
+        for line in &lines {
+            if line.kind == 1 {
+                let rule = &ruleset.rules[line.rule];
+                *per_rule.entry(rule.def.name.clone()).or_default() += 1;
+                *per_priority.entry(rule.def.priority).or_default() += 1;
+            }
+            stopped |= line.stop;
+            if !line.text.is_empty() {
+                writeln!(stdout, "{}", line.text).context("writing findings")?;
+            }
         }
+        occurrences += summary.drop_occurrences;
+        actions_taken += summary.drop_actions;
         events += summary.events;
         for d in &summary.damaged_blocks {
             eprintln!("dredge: {}: {d}", file.display());
