@@ -5,6 +5,7 @@ pub mod generate;
 pub mod import;
 pub mod info;
 pub mod keygen;
+pub mod print;
 pub mod replay;
 pub mod rules;
 pub mod verify;

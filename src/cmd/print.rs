@@ -1,0 +1,98 @@
+//! `dredge print`: read a capture the sysdig way, a filter and a line format.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use dredge_analyze::fields::EventFields;
+use dredge_analyze::state::State;
+use dredge_format::BlockKind;
+use dredge_rules::alert::render;
+use dredge_rules::catalogue::fields;
+use dredge_rules::compile::compile;
+use dredge_rules::eval::eval;
+use dredge_rules::output::parse_format;
+use dredge_rules::parse_condition;
+
+/// sysdig's default line.
+const DEFAULT_FORMAT: &str =
+    "*%evt.num %evt.time %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.args";
+
+/// Print the events of a capture, as `sysdig -r` does: an optional filter, `-p` formats.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The capture (.dcap or .scap).
+    file: PathBuf,
+    /// A filter in the Falco/sysdig condition language (the words are joined).
+    filter: Vec<String>,
+    /// Output format (`%field` tokens; a leading `*` prints lines with missing fields too,
+    /// as `<NA>`).
+    #[arg(short = 'p', long = "print")]
+    format: Option<String>,
+    /// Show internal events too (procinfo and the like), as sysdig's -D does.
+    #[arg(short = 'D', long)]
+    debug: bool,
+}
+
+/// Meta events sysdig consumes and never shows: container and user/group announcements.
+fn consumed(code: u16) -> bool {
+    matches!(code, 228 | 272 | 324 | 354 | 356 | 358 | 360)
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let filter = if args.filter.is_empty() {
+        None
+    } else {
+        let text = args.filter.join(" ");
+        let expr = parse_condition(&text).with_context(|| format!("filter {text:?}"))?;
+        Some(compile(&expr, fields()).map_err(|e| anyhow::anyhow!("filter {text:?}: {e}"))?)
+    };
+    let format_text = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+    let (all, format_text) = match format_text.strip_prefix('*') {
+        Some(rest) => (true, rest),
+        None => (false, format_text),
+    };
+    let pieces = parse_format(format_text, fields()).map_err(|e| anyhow::anyhow!("-p: {e}"))?;
+
+    let opened = super::open_capture(&args.file)?;
+    let capture = &opened.capture;
+    let mut state = State { hostname: capture.metadata().hostname.clone(), ..State::default() };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut damaged = !capture.losses().is_empty();
+    for entry in capture.blocks() {
+        if entry.header.kind.is_state() {
+            if let Some(Ok(s)) = capture.decode_state(entry) {
+                state.apply_recorded(&s);
+            }
+            continue;
+        }
+        if entry.header.kind != BlockKind::Events {
+            continue;
+        }
+        let block = match capture.decode_events(entry) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("dredge: {}: {e}", args.file.display());
+                damaged = true;
+                continue;
+            }
+        };
+        for ev in block.iter() {
+            state.before(&ev);
+            let hidden = consumed(ev.code())
+                || (!args.debug && ev.info().is_some_and(|i| i.category.contains("internal")));
+            if !hidden {
+                let f = EventFields { event: &ev, state: &state };
+                if filter.as_ref().is_none_or(|flt| eval(flt, &f)) {
+                    let (line, values) = render(&pieces, &f);
+                    if all || values.iter().all(|(_, v)| !v.is_null()) {
+                        writeln!(out, "{line}").context("writing output")?;
+                    }
+                }
+            }
+            state.after(&ev);
+        }
+    }
+    out.flush().context("writing output")?;
+    Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
+}
