@@ -69,6 +69,26 @@ pub struct State {
     pub hostname: String,
 }
 
+/// The process-image fields that clone and execve exits both carry.
+fn take_image(t: &mut Thread, bytes: &dyn Fn(&str) -> Option<Vec<u8>>) {
+    if let Some(v) = bytes("exe") {
+        t.exe = v;
+    }
+    if let Some(v) = bytes("args") {
+        t.args = nul_list(&v);
+    }
+    if let Some(v) = bytes("comm") {
+        t.comm = v;
+    }
+    if let Some(v) = bytes("cwd") {
+        t.cwd = v;
+    }
+    if let Some(v) = bytes("cgroups") {
+        t.container_id = container::id_from_cgroups(&v).unwrap_or_default();
+        t.cgroups = v;
+    }
+}
+
 fn nul_list(bytes: &[u8]) -> Vec<Vec<u8>> {
     split_nul(bytes).map(<[u8]>::to_vec).collect()
 }
@@ -198,31 +218,18 @@ impl State {
                     pid: tid,
                     ..Thread::default()
                 });
-                if let Some(v) = bytes("exe") {
-                    t.exe = v;
-                }
-                if let Some(v) = bytes("args") {
-                    t.args = nul_list(&v);
-                }
-                if let Some(v) = bytes("comm") {
-                    t.comm = v;
-                } else if let Some(exe) = bytes("exe") {
+                take_image(t, &bytes);
+                if bytes("comm").is_none()
+                    && let Some(exe) = bytes("exe")
+                {
                     // Old captures carry no comm: the name is the executable's base name.
-                    let base = exe.rsplit(|&b| b == b'/').next().unwrap_or(&exe).to_vec();
-                    t.comm = base;
-                }
-                if let Some(v) = bytes("cwd") {
-                    t.cwd = v;
+                    t.comm = exe.rsplit(|&b| b == b'/').next().unwrap_or(&exe).to_vec();
                 }
                 if let Some(v) = bytes("env") {
                     t.env = nul_list(&v);
                 }
                 if let Some(v) = bytes("trusted_exepath").filter(|v| !v.is_empty()) {
                     t.exepath = v;
-                }
-                if let Some(v) = bytes("cgroups") {
-                    t.container_id = container::id_from_cgroups(&v).unwrap_or_default();
-                    t.cgroups = v;
                 }
                 if let Some(p) = int("pid") {
                     t.pid = p;
@@ -333,22 +340,7 @@ impl State {
         let mut t = Thread { tid, ..parent };
         t.pid = int("pid").unwrap_or(tid);
         t.ptid = int("ptid").unwrap_or(ev.tid());
-        if let Some(v) = bytes("exe") {
-            t.exe = v;
-        }
-        if let Some(v) = bytes("args") {
-            t.args = nul_list(&v);
-        }
-        if let Some(v) = bytes("comm") {
-            t.comm = v;
-        }
-        if let Some(v) = bytes("cwd") {
-            t.cwd = v;
-        }
-        if let Some(v) = bytes("cgroups") {
-            t.container_id = container::id_from_cgroups(&v).unwrap_or_default();
-            t.cgroups = v;
-        }
+        take_image(&mut t, bytes);
         if let Some(v) = int("vtid") {
             t.vtid = v;
         }
