@@ -272,7 +272,9 @@ impl Fields for EventFields<'_> {
             "evt.type" | "syscall.type" => {
                 if ev.code() <= 1 {
                     if let Some(Ok(Value::SyscallId(id))) = ev.param(0) {
-                        return text(table().syscall_name(id).unwrap_or("unknown"));
+                        // sysdig shows a syscall it has no name for as `<unknown>`.
+                        let name = table().syscall_name(id).filter(|n| *n != "unknown");
+                        return text(name.unwrap_or("<unknown>"));
                     }
                 }
                 borrowed(ev.name().as_bytes())
@@ -281,6 +283,17 @@ impl Fields for EventFields<'_> {
             "evt.cpu" => uint(u64::from(ev.header.cpu)),
             "evt.time" => text(Utc::from_ns(ev.ts()).time()),
             "evt.time.iso8601" => text(Utc::from_ns(ev.ts()).iso8601()),
+            "evt.time.s" => {
+                let t = Utc::from_ns(ev.ts());
+                text(format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second))
+            }
+            "evt.datetime.s" => {
+                let t = Utc::from_ns(ev.ts());
+                text(format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                    t.year, t.month, t.day, t.hour, t.minute, t.second
+                ))
+            }
             "evt.datetime" => text(Utc::from_ns(ev.ts()).datetime()),
             "evt.rawtime" => uint(ev.ts()),
             "evt.rawtime.s" => uint(ev.ts() / 1_000_000_000),

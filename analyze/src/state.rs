@@ -195,6 +195,17 @@ impl State {
     pub fn before(&mut self, ev: &Event<'_>) {
         let name = ev.name();
         let tid = ev.tid();
+        // A thread the capture never described still exists: like libsinsp, keep a
+        // placeholder whose name is `<NA>`. Only syscalls make one: meta events, context
+        // switches and the like do not.
+        let syscall = ev.info().is_some_and(|i| i.category.contains("syscall"));
+        if tid > 0 && syscall && !self.threads.contains_key(&tid) {
+            let comm = b"<NA>".to_vec();
+            self.threads.insert(
+                tid,
+                Thread { tid, pid: tid, comm, loginuid: u32::MAX, ..Thread::default() },
+            );
+        }
         let int = |n: &str| match ev.param_named(n) {
             Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v))) => Some(v),
             _ => None,

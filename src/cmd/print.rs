@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut state = State { hostname: capture.metadata().hostname.clone(), ..State::default() };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut damaged = !capture.losses().is_empty();
+    let mut shown = 0u64;
     for entry in capture.blocks() {
         if entry.header.kind.is_state() {
             if let Some(Ok(s)) = capture.decode_state(entry) {
@@ -77,7 +78,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 continue;
             }
         };
-        for ev in block.iter() {
+        for mut ev in block.iter() {
+            // sysdig numbers every event but the user and group announcements.
+            if matches!(ev.code(), 354 | 356 | 358 | 360) {
+                continue;
+            }
+            shown += 1;
+            ev.num = shown - 1;
             state.before(&ev);
             let hidden = consumed(ev.code())
                 || (!args.debug && ev.info().is_some_and(|i| i.category.contains("internal")));
