@@ -27,7 +27,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
         "%evt.num %evt.time %proc.pid %fd.name %evt.rawres",
     ),
     (30, "proc.name=cat", "%evt.num %evt.type %evt.cpu"),
-    (7, "fd.typechar=f and evt.dir=<", "%evt.num %fd.name %fd.typechar %fd.type"),
+    (10, "fd.typechar=f and evt.dir=<", "%evt.num %fd.name %fd.typechar %fd.type"),
     (
         22,
         "evt.type=execve and evt.dir=<",
@@ -37,16 +37,16 @@ const PAIRS: [(usize, &str, &str); 20] = [
     (13, "evt.dir=<", "%evt.num %evt.res %evt.rawres"),
     (7, "", "%evt.num %user.name %user.uid %group.gid"),
     (26, "", "%evt.num %container.id %container.name"),
-    (16, "fd.type=ipv4", "%evt.num %fd.name %fd.sip %fd.cip %fd.sport %fd.cport"),
+    (22, "fd.type=ipv4", "%evt.num %fd.name %fd.sip %fd.cip %fd.sport %fd.cport"),
     (18, "evt.type=connect and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
     (26, "", "%evt.num %evt.rawtime %evt.time.s"),
     (30, "proc.name contains http", "%evt.num %proc.name %proc.pname"),
-    (7, "evt.type=close and evt.dir=<", "%evt.num %fd.num %fd.name"),
+    (14, "evt.type=close and evt.dir=<", "%evt.num %fd.num %fd.name"),
     (16, "", "%evt.num %proc.exepath %proc.tty"),
-    (6, "evt.type=read and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
+    (21, "evt.type=read and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
     (23, "not evt.type in (read, write)", "%evt.num %evt.type"),
     (3, "", "%evt.num %evt.failed"),
-    (12, "fd.name startswith /etc", "%evt.num %fd.name %fd.directory %fd.filename"),
+    (14, "fd.name startswith /etc", "%evt.num %fd.name %fd.directory %fd.filename"),
 ];
 
 fn output(

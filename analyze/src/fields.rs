@@ -21,6 +21,10 @@ use crate::state::{Fd, State, Thread};
 pub struct EventFields<'a> {
     pub event: &'a Event<'a>,
     pub state: &'a State,
+    /// The same event with its enter's parameters merged in, when it is shown as recorded
+    /// (`dredge print`): fd, path and result fields come from it, as sysdig takes them from
+    /// the enter event.
+    pub merged: Option<&'a Event<'a>>,
 }
 
 fn text(b: impl Into<Vec<u8>>) -> Extracted<'static> {
@@ -173,15 +177,24 @@ pub fn render_param(ev: &Event<'_>, i: usize) -> Option<Vec<u8>> {
 }
 
 impl<'a> EventFields<'a> {
+    pub fn new(event: &'a Event<'a>, state: &'a State) -> Self {
+        EventFields { event, state, merged: None }
+    }
+
+    /// Where parameters come from.
+    fn args(&self) -> &'a Event<'a> {
+        self.merged.unwrap_or(self.event)
+    }
+
     fn thread(&self) -> Option<&'a Thread> {
         self.state.thread(self.event.tid())
     }
 
     /// The fd the event acts on: its `fd` parameter, else a non-negative `res`.
     fn fd_num(&self) -> Option<i64> {
-        match self.event.param_named("fd") {
+        match self.args().param_named("fd") {
             Some(Ok(Value::Fd(v))) => Some(v),
-            _ => match self.event.param_named("res") {
+            _ => match self.args().param_named("res") {
                 Some(Ok(Value::Fd(v))) if v >= 0 => Some(v),
                 _ => None,
             },
@@ -199,7 +212,7 @@ impl<'a> EventFields<'a> {
             return Some(Cow::Borrowed(&f.name));
         }
         matches!(self.event.name(), "open" | "openat" | "openat2" | "creat")
-            .then(|| Cow::Owned(self.state.resolve(self.event, self.event.tid())))
+            .then(|| Cow::Owned(self.state.resolve(self.args(), self.event.tid())))
     }
 
     fn ancestors(&self) -> Vec<&'a Thread> {
@@ -231,7 +244,7 @@ impl<'a> EventFields<'a> {
     }
 
     fn open_flags(&self) -> Option<u32> {
-        match self.event.param_named("flags") {
+        match self.args().param_named("flags") {
             Some(Ok(Value::Flags(f)))
                 if matches!(self.event.name(), "open" | "openat" | "openat2") =>
             {
@@ -318,24 +331,30 @@ impl Fields for EventFields<'_> {
                 }
                 text(out)
             }
-            "evt.rawres" => match ev.param_named("res").or_else(|| ev.param_named("fd")) {
-                Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v))) => int(v),
-                _ => Extracted::Missing,
-            },
-            "evt.res" => match ev.param_named("res").or_else(|| ev.param_named("fd")) {
-                Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v))) => {
-                    if v >= 0 {
-                        text("SUCCESS")
-                    } else {
-                        text(errno_name(v))
-                    }
+            "evt.rawres" => {
+                match self.args().param_named("res").or_else(|| self.args().param_named("fd")) {
+                    Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v))) => int(v),
+                    _ => Extracted::Missing,
                 }
-                _ => Extracted::Missing,
-            },
-            "evt.failed" => match ev.param_named("res").or_else(|| ev.param_named("fd")) {
-                Some(Ok(Value::Errno(v) | Value::Fd(v))) => Extracted::One(Val::Bool(v < 0)),
-                _ => Extracted::Missing,
-            },
+            }
+            "evt.res" => {
+                match self.args().param_named("res").or_else(|| self.args().param_named("fd")) {
+                    Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v))) => {
+                        if v >= 0 {
+                            text("SUCCESS")
+                        } else {
+                            text(errno_name(v))
+                        }
+                    }
+                    _ => Extracted::Missing,
+                }
+            }
+            "evt.failed" => {
+                match self.args().param_named("res").or_else(|| self.args().param_named("fd")) {
+                    Some(Ok(Value::Errno(v) | Value::Fd(v))) => Extracted::One(Val::Bool(v < 0)),
+                    _ => Extracted::Missing,
+                }
+            }
             "evt.is_open_read" | "evt.is_open_write" | "evt.is_open_exec"
             | "evt.is_open_create" => match self.open_flags() {
                 Some(fl) => {
@@ -425,20 +444,16 @@ impl Fields for EventFields<'_> {
                 None => Extracted::Missing,
             },
             "fd.num" => self.fd_num().map_or(Extracted::Missing, int),
-            "fd.name" | "fd.nameraw" => match self.fd_name() {
-                Some(n) if !n.is_empty() => Extracted::One(Val::Bytes(n)),
-                _ => match self.fd() {
-                    Some(fd) if fd.kind == fd_kind::IPV4_SOCK || fd.kind == fd_kind::IPV6_SOCK => {
-                        let (s, d) = (ip(&fd.sip), ip(&fd.dip));
-                        match (s, d) {
-                            (Some(s), Some(d)) => {
-                                text(format!("{s}:{}->{d}:{}", fd.sport, fd.dport))
-                            }
-                            _ => Extracted::Missing,
-                        }
+            "fd.name" | "fd.nameraw" => match (self.fd(), self.fd_name()) {
+                (Some(fd), _) if fd.kind == fd_kind::IPV4_SOCK || fd.kind == fd_kind::IPV6_SOCK => {
+                    match (ip(&fd.sip), ip(&fd.dip)) {
+                        (Some(s), Some(d)) => text(format!("{s}:{}->{d}:{}", fd.sport, fd.dport)),
+                        _ => borrowed(&fd.name),
                     }
-                    _ => Extracted::Missing,
-                },
+                }
+                (Some(fd), _) => borrowed(&fd.name),
+                (None, Some(n)) if !n.is_empty() => Extracted::One(Val::Bytes(n)),
+                (None, _) => Extracted::Missing,
             },
             "fd.directory" | "fd.filename" => match self.fd_name() {
                 Some(n) if n.starts_with(b"/") => {

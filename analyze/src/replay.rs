@@ -129,7 +129,7 @@ impl<'r> Worker<'r> {
             self.state.before(&ev);
             if raw.num % self.shards == self.shard {
                 self.summary.evaluated += 1;
-                let fields = EventFields { event: &ev, state: &self.state };
+                let fields = EventFields::new(&ev, &self.state);
                 for &i in self.ruleset.candidates(ev.code()) {
                     let rule = &self.ruleset.rules[i as usize];
                     if dredge_rules::eval::eval(&rule.filter, &fields) {

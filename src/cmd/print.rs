@@ -7,6 +7,7 @@ use anyhow::Context;
 use dredge_analyze::fields::EventFields;
 use dredge_analyze::state::State;
 use dredge_format::BlockKind;
+use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_rules::alert::render;
 use dredge_rules::catalogue::fields;
 use dredge_rules::compile::compile;
@@ -60,6 +61,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut damaged = !capture.losses().is_empty();
     let mut shown = 0u64;
+    // Exits of old captures carry few parameters; the normalised view of each exit (its
+    // enter's parameters merged in) gives fields what sysdig gets from the enter event.
+    let mut normalizer = Normalizer::new();
     for entry in capture.blocks() {
         if entry.header.kind.is_state() {
             if let Some(Ok(s)) = capture.decode_state(entry) {
@@ -85,11 +89,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
             shown += 1;
             ev.num = shown - 1;
-            state.before(&ev);
+            let merged = match normalizer.push(&ev) {
+                Ok(Normalized::Converted(e)) if e.direction() == ev.direction() => Some(e),
+                _ => None,
+            };
+            state.before(merged.as_ref().unwrap_or(&ev));
             let hidden = consumed(ev.code())
                 || (!args.debug && ev.info().is_some_and(|i| i.category.contains("internal")));
             if !hidden {
-                let f = EventFields { event: &ev, state: &state };
+                let f = EventFields { event: &ev, state: &state, merged: merged.as_ref() };
                 if filter.as_ref().is_none_or(|flt| eval(flt, &f)) {
                     let (line, values) = render(&pieces, &f);
                     if all || values.iter().all(|(_, v)| !v.is_null()) {
@@ -97,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     }
                 }
             }
-            state.after(&ev);
+            state.after(merged.as_ref().unwrap_or(&ev));
         }
     }
     out.flush().context("writing output")?;
