@@ -34,7 +34,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
         "%evt.num %proc.name %proc.exe %proc.args %proc.cmdline %proc.cwd",
     ),
     (25, "evt.type=clone and evt.dir=<", "%evt.num %proc.name %proc.pid %proc.ppid %thread.tid"),
-    (13, "evt.dir=<", "%evt.num %evt.res %evt.rawres"),
+    (22, "evt.dir=<", "%evt.num %evt.res %evt.rawres"),
     (7, "", "%evt.num %user.name %user.uid %group.gid"),
     (26, "", "%evt.num %container.id %container.name"),
     (22, "fd.type=ipv4", "%evt.num %fd.name %fd.sip %fd.cip %fd.sport %fd.cport"),
@@ -45,7 +45,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
     (16, "", "%evt.num %proc.exepath %proc.tty"),
     (21, "evt.type=read and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
     (23, "not evt.type in (read, write)", "%evt.num %evt.type"),
-    (3, "", "%evt.num %evt.failed"),
+    (15, "", "%evt.num %evt.failed"),
     (14, "fd.name startswith /etc", "%evt.num %fd.name %fd.directory %fd.filename"),
 ];
 

@@ -190,6 +190,16 @@ impl<'a> EventFields<'a> {
         self.state.thread(self.event.tid())
     }
 
+    /// The syscall's return value: its `res` parameter (or the returned `fd`).
+    fn result(&self) -> Option<i64> {
+        let args = self.args();
+        match args.param_named("res").or_else(|| args.param_named("fd")) {
+            Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v))) => Some(v),
+            Some(Ok(Value::Uint(v))) => Some(v as i64),
+            _ => None,
+        }
+    }
+
     /// The fd the event acts on: its `fd` parameter, else a non-negative `res`.
     fn fd_num(&self) -> Option<i64> {
         match self.args().param_named("fd") {
@@ -331,30 +341,13 @@ impl Fields for EventFields<'_> {
                 }
                 text(out)
             }
-            "evt.rawres" => {
-                match self.args().param_named("res").or_else(|| self.args().param_named("fd")) {
-                    Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v))) => int(v),
-                    _ => Extracted::Missing,
-                }
-            }
-            "evt.res" => {
-                match self.args().param_named("res").or_else(|| self.args().param_named("fd")) {
-                    Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v))) => {
-                        if v >= 0 {
-                            text("SUCCESS")
-                        } else {
-                            text(errno_name(v))
-                        }
-                    }
-                    _ => Extracted::Missing,
-                }
-            }
-            "evt.failed" => {
-                match self.args().param_named("res").or_else(|| self.args().param_named("fd")) {
-                    Some(Ok(Value::Errno(v) | Value::Fd(v))) => Extracted::One(Val::Bool(v < 0)),
-                    _ => Extracted::Missing,
-                }
-            }
+            "evt.rawres" => self.result().map_or(Extracted::Missing, int),
+            "evt.res" => match self.result() {
+                Some(v) if v >= 0 => text("SUCCESS"),
+                Some(v) => text(errno_name(v)),
+                None => Extracted::Missing,
+            },
+            "evt.failed" => Extracted::One(Val::Bool(self.result().is_some_and(|v| v < 0))),
             "evt.is_open_read" | "evt.is_open_write" | "evt.is_open_exec"
             | "evt.is_open_create" => match self.open_flags() {
                 Some(fl) => {
