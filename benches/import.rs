@@ -25,7 +25,7 @@ fn shared() -> Option<PathBuf> {
 
 fn bench(c: &mut Criterion) {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let src = shared.join(LARGEST);

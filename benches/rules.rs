@@ -110,7 +110,7 @@ fn events(n: u64) -> Vec<Ev> {
 
 fn bench(c: &mut Criterion) {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let text = std::fs::read_to_string(shared.join("falco-rules-data/rules/falco_rules.yaml"))

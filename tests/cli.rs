@@ -275,7 +275,7 @@ fn bad_input_u32_max_lengths() {
 #[test]
 fn info_on_an_imported_capture_shows_containers_users_and_processes() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let scap = shared.join("captures/sysflow/alpine_alpine.scap");
@@ -302,7 +302,7 @@ fn info_on_an_imported_capture_shows_containers_users_and_processes() {
 #[test]
 fn import_of_a_cut_scap_keeps_what_came_before_and_says_where() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let bytes = std::fs::read(shared.join("captures/sysflow/setuid_setuid.scap")).unwrap();
@@ -321,7 +321,7 @@ fn import_of_a_cut_scap_keeps_what_came_before_and_says_where() {
 #[test]
 fn rules_check_list_and_explain() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let stable = shared.join("falco-rules-data/rules/falco_rules.yaml");

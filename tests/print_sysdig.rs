@@ -73,11 +73,15 @@ fn output(
 #[test]
 fn print_agrees_with_sysdig() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     if Command::new("sysdig").arg("--version").output().is_err() {
-        println!("skipped: sysdig is not installed (apt-get install sysdig)");
+        std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipped: sysdig is not installed (apt-get install sysdig)\n",
+        )
+        .ok();
         return;
     }
     let manifest = std::fs::read_to_string(shared.join("captures/MANIFEST.tsv")).unwrap();

@@ -40,7 +40,11 @@ fn findings_are_the_same_for_one_two_and_three_threads() {
         alpine.extend(["--rule-matching".into(), "all".into(), "--json".into()]);
         cases.push(alpine);
     } else {
-        println!("skipped (shared captures): no shared data");
+        std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipped (shared captures): no shared data\n",
+        )
+        .ok();
     }
     for case in cases {
         let args: Vec<&str> = case.iter().map(String::as_str).collect();

@@ -47,11 +47,15 @@ fn first_difference(a: &str, b: &str) -> String {
 #[test]
 fn exported_captures_print_the_same_in_sysdig() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     if Command::new("sysdig").arg("--version").output().is_err() {
-        println!("skipped: sysdig is not installed (apt-get install sysdig)");
+        std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipped: sysdig is not installed (apt-get install sysdig)\n",
+        )
+        .ok();
         return;
     }
     let manifest = std::fs::read_to_string(shared.join("captures/MANIFEST.tsv")).unwrap();

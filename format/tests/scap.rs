@@ -42,7 +42,7 @@ fn options() -> WriterOptions {
 #[test]
 fn every_shared_capture_imports_with_its_manifest_event_count() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -78,7 +78,7 @@ fn event_block_ends(bytes: &[u8]) -> Vec<u64> {
 #[test]
 fn damaged_shared_captures_import_up_to_the_damage() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -125,7 +125,7 @@ fn damaged_shared_captures_import_up_to_the_damage() {
 #[test]
 fn unknown_blocks_are_skipped_and_reported() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let src = shared.join("captures/sysflow/setuid_setuid.scap");
@@ -155,7 +155,7 @@ fn unknown_blocks_are_skipped_and_reported() {
 fn dcap_is_at_most_six_tenths_of_gzip_over_the_sysflow_set() {
     use std::io::Write;
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -183,7 +183,7 @@ fn shared_captures_normalise_to_the_current_layout() {
     use dredge_format::normalize::{Normalized, Normalizer};
     use dredge_format::table::{flag, table};
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let dir = tempfile::tempdir().unwrap();

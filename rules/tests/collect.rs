@@ -19,7 +19,7 @@ fn load(c: &mut Collection, path: &Path) -> FileResult {
 #[test]
 fn upstream_rule_files_load_alone_and_together() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let dir = shared.join("falco-rules-data/rules");
@@ -43,7 +43,7 @@ fn upstream_rule_files_load_alone_and_together() {
 #[test]
 fn rule_files_of_the_capture_regression_tests_load() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let dir = shared.join("captures/falco_test_rules");
@@ -74,7 +74,7 @@ fn rule_files_of_the_capture_regression_tests_load() {
 #[test]
 fn validation_fixtures_decided_while_collecting() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let fixtures = shared.join("falco-rules-data/testing-fixtures");
@@ -162,7 +162,7 @@ fn bad_input_gives_one_clear_message_with_a_location() {
 fn upstream_rule_files_expand_without_errors() {
     use std::collections::HashMap;
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let dir = shared.join("falco-rules-data/rules");

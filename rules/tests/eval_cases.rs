@@ -73,7 +73,7 @@ fn run(condition: &str) -> bool {
 #[test]
 fn libs_boolean_vectors() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let path = shared.join("falco-rules-data/extracted-test-cases/libs_boolean_eval_cases.json");

@@ -17,7 +17,7 @@ use dredge_rules::ruleset::load;
 #[test]
 fn falco_loader_cases() {
     let Some(shared) = shared() else {
-        println!("skipped: no shared data");
+        std::io::Write::write_all(&mut std::io::stderr(), b"skipped: no shared data\n").ok();
         return;
     };
     let path = shared.join("falco-rules-data/extracted-test-cases/falco_rule_loader_cases.json");

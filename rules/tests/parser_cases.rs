@@ -23,7 +23,7 @@ fn shared_dir() -> PathBuf {
 fn libs_parser_cases() {
     let path = shared_dir().join("falco-rules-data/extracted-test-cases/libs_parser_cases.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
-        println!("skipped: no shared data ({})", path.display());
+        eprint_skip(&path);
         return;
     };
     let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("valid JSON");
@@ -70,4 +70,10 @@ fn replay(input: &str, accept: bool) -> Option<String> {
         (true, Err(err)) => Some(format!("should accept {input:?}: {err}")),
         (false, Ok(expr)) => Some(format!("should reject {input:?}, got {expr}")),
     }
+}
+
+/// Says the test was skipped where the test harness does not hide it.
+fn eprint_skip(path: &std::path::Path) {
+    let msg = format!("skipped: no shared data ({})\n", path.display());
+    std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes()).ok();
 }
