@@ -202,6 +202,16 @@ impl<'a> EventFields<'a> {
 
     /// The fd the event acts on: its `fd` parameter, else a non-negative `res`.
     fn fd_num(&self) -> Option<i64> {
+        // Only events that use, make or close an fd have one (mmap's fd parameter is not
+        // the event's fd, as libsinsp sees it).
+        use dredge_format::table::flag;
+        let info = self.event.info()?;
+        if !(info.has_flag(flag::USES_FD)
+            || info.has_flag(flag::CREATES_FD)
+            || info.has_flag(flag::DESTROYS_FD))
+        {
+            return None;
+        }
         match self.args().param_named("fd") {
             Some(Ok(Value::Fd(v))) => Some(v),
             _ => match self.args().param_named("res") {
