@@ -213,6 +213,7 @@ pub fn replay_parallel(
     threads: usize,
     drops: Option<DropPolicy>,
     render: &Render<'_>,
+    progress: &dyn Fn(u64),
 ) -> (Vec<Line>, Summary) {
     let n = threads.max(1) as u64;
     let records = drops.as_ref().map(|_| crate::drops::records(capture)).unwrap_or_default();
@@ -280,6 +281,7 @@ pub fn replay_parallel(
             }
         });
         at = end;
+        progress(workers[0].summary.events);
     }
     let mut lines: Vec<Line> = outputs.into_iter().flatten().collect();
     lines.sort();

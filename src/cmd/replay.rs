@@ -117,6 +117,22 @@ fn read_config(path: &PathBuf, args: &mut Args, policy: &mut DropPolicy) -> anyh
     Ok(())
 }
 
+/// A progress bar on stderr for long captures; hidden when stderr is not a terminal.
+fn progress_bar(events: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || events < 1_000_000 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(events);
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} replaying [{bar:40}] {human_pos}/{human_len} events, {per_sec}, eta {eta}",
+    );
+    if let Ok(style) = style {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
 /// The wall-clock time for log lines, in Falco's log forms.
 fn log_time(iso8601: bool) -> String {
     let now = std::time::SystemTime::now()
@@ -269,8 +285,17 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             }
         };
         let threads = args.threads.unwrap_or_else(rayon::current_num_threads);
-        let (lines, summary) =
-            replay_parallel(capture, ruleset, matching, threads, Some(policy.clone()), &render);
+        let bar = progress_bar(capture.event_count());
+        let (lines, summary) = replay_parallel(
+            capture,
+            ruleset,
+            matching,
+            threads,
+            Some(policy.clone()),
+            &render,
+            &|done| bar.set_position(done),
+        );
+        bar.finish_and_clear();
         for line in &lines {
             if line.kind == 1 {
                 let rule = &ruleset.rules[line.rule];
