@@ -69,6 +69,31 @@ pub struct State {
     pub hostname: String,
 }
 
+/// Event classes, per code, computed once from the event table.
+const SYSCALL: u8 = 1;
+/// Creates an fd or modifies state: worth looking at in `before`.
+const CHANGES: u8 = 2;
+
+fn kind_of(code: u16) -> u8 {
+    use dredge_format::table::{flag, table};
+    static KINDS: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        table()
+            .iter()
+            .map(|e| {
+                let mut k = 0;
+                if e.category.contains("syscall") {
+                    k |= SYSCALL;
+                }
+                if e.has_flag(flag::MODIFIES_STATE) || e.has_flag(flag::CREATES_FD) {
+                    k |= CHANGES;
+                }
+                k
+            })
+            .collect()
+    });
+    KINDS.get(usize::from(code)).copied().unwrap_or(0)
+}
+
 /// The process-image fields that clone and execve exits both carry.
 fn take_image(t: &mut Thread, bytes: &dyn Fn(&str) -> Option<Vec<u8>>) {
     if let Some(v) = bytes("exe") {
@@ -193,19 +218,23 @@ impl State {
 
     /// Changes an event makes before rules see it.
     pub fn before(&mut self, ev: &Event<'_>) {
-        let name = ev.name();
         let tid = ev.tid();
+        let kind = kind_of(ev.code());
         // A thread the capture never described still exists: like libsinsp, keep a
         // placeholder whose name is `<NA>`. Only syscalls make one: meta events, context
         // switches and the like do not.
-        let syscall = ev.info().is_some_and(|i| i.category.contains("syscall"));
-        if tid > 0 && syscall && !self.threads.contains_key(&tid) {
+        if tid > 0 && kind & SYSCALL != 0 && !self.threads.contains_key(&tid) {
             let comm = b"<NA>".to_vec();
             self.threads.insert(
                 tid,
                 Thread { tid, pid: tid, comm, loginuid: u32::MAX, ..Thread::default() },
             );
         }
+        // Most events (reads, writes, waits) change nothing replay tracks.
+        if kind & CHANGES == 0 {
+            return;
+        }
+        let name = ev.name();
         let int = |n: &str| match ev.param_named(n) {
             Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v))) => Some(v),
             _ => None,
