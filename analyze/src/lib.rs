@@ -3,9 +3,10 @@
 //! This crate sits after `format/` (reading captures) and `rules/` (the rules language).
 //! [`state`] rebuilds threads, fds, containers and users from state blocks and events;
 //! [`fields`] gives the rules engine each field's value for an event in that state; [`replay`]
-//! drives a capture through a ruleset and collects findings.
+//! drives a capture through a ruleset and collects findings; [`parquet`] writes them for SQL.
 
 pub mod drops;
 pub mod fields;
+pub mod parquet;
 pub mod replay;
 pub mod state;

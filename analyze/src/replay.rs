@@ -186,35 +186,37 @@ fn finish(w: Worker<'_>) -> Summary {
     s
 }
 
-/// One line of output from a parallel replay, with the keys that order it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Line {
+/// One output of a parallel replay (a rendered finding or drop report), with the keys that
+/// order it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line<T> {
     /// The event it belongs to.
     pub event: u64,
     /// Drop reports (0) come before findings (1) of the same event.
     pub kind: u8,
     /// The rule's position, for findings.
     pub rule: usize,
-    pub text: String,
+    /// What the render function made of the report; `None` for a stop with nothing to show.
+    pub out: Option<T>,
     /// True for a drop report whose action stops the replay.
     pub stop: bool,
 }
 
-/// Renders a report to an output line (`None`: nothing to print), and says whether the
-/// replay must stop after it.
-pub type Render<'a> = dyn Fn(&Report<'_, '_>) -> (Option<String>, bool) + Sync + 'a;
+/// Renders a report to an output (`None`: nothing to show), and says whether the replay must
+/// stop after it.
+pub type Render<'a, T> = dyn Fn(&Report<'_, '_>) -> (Option<T>, bool) + Sync + 'a;
 
 /// Replays `capture` with `threads` workers (see the module doc); returns the output lines in
 /// event order and the summary. Drop monitoring runs in the first worker.
-pub fn replay_parallel(
+pub fn replay_parallel<T: Send>(
     capture: &Capture,
     ruleset: &Ruleset,
     matching: Matching,
     threads: usize,
     drops: Option<DropPolicy>,
-    render: &Render<'_>,
+    render: &Render<'_, T>,
     progress: &dyn Fn(u64),
-) -> (Vec<Line>, Summary) {
+) -> (Vec<Line<T>>, Summary) {
     let n = threads.max(1) as u64;
     let records = drops.as_ref().map(|_| crate::drops::records(capture)).unwrap_or_default();
     let mut workers: Vec<Worker<'_>> =
@@ -222,7 +224,7 @@ pub fn replay_parallel(
     if let Some(p) = drops {
         workers[0].monitor = Some(DropMonitor::new(p, records));
     }
-    let mut outputs: Vec<Vec<Line>> = vec![Vec::new(); n as usize];
+    let mut outputs: Vec<Vec<Line<T>>> = (0..n).map(|_| Vec::new()).collect();
     let batch = (2 * rayon::current_num_threads()).max(2);
     let blocks = capture.blocks();
     let mut at = 0;
@@ -258,10 +260,9 @@ pub fn replay_parallel(
                                         }
                                         Report::Drop(occ) => (occ.event, 0, 0),
                                     };
-                                    let (text, stop) = render(&r);
-                                    if text.is_some() || stop {
-                                        let text = text.unwrap_or_default();
-                                        out.push(Line { event, kind, rule, text, stop });
+                                    let (rendered, stop) = render(&r);
+                                    if rendered.is_some() || stop {
+                                        out.push(Line { event, kind, rule, out: rendered, stop });
                                     }
                                     if stop {
                                         ControlFlow::Break(())
@@ -283,8 +284,8 @@ pub fn replay_parallel(
         at = end;
         progress(workers[0].summary.events);
     }
-    let mut lines: Vec<Line> = outputs.into_iter().flatten().collect();
-    lines.sort();
+    let mut lines: Vec<Line<T>> = outputs.into_iter().flatten().collect();
+    lines.sort_by_key(|l| (l.event, l.kind, l.rule));
     // A stopping drop action ends the output there, whatever other workers went on to find.
     if let Some(stop) = lines.iter().find(|l| l.stop).map(|l| (l.event, l.kind)) {
         lines.retain(|l| (l.event, l.kind) <= stop);

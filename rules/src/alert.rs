@@ -37,7 +37,8 @@ impl Default for AlertFormat {
 
 const NA: &str = "<NA>";
 
-fn value_text(v: &Val<'_>) -> String {
+/// The text of one value, as an output line shows it.
+pub fn value_text(v: &Val<'_>) -> String {
     match v {
         Val::Int(i) => i.to_string(),
         Val::Uint(u) => u.to_string(),

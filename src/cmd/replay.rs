@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use dredge_analyze::drops::{DropAction, DropPolicy};
+use dredge_analyze::parquet::{Finding, output_columns, write_findings};
 use dredge_analyze::replay::{Matching, Report, replay_parallel};
-use dredge_rules::alert::{AlertFormat, json_alert, text_alert};
+use dredge_rules::alert::{self, AlertFormat, json_alert, text_alert};
 use dredge_rules::collect::Priority;
 use dredge_rules::ruleset::{Selection, load};
 
@@ -57,6 +58,10 @@ pub struct Args {
     /// -o takes.
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
+    /// Also write the findings, with process, container and provenance columns, to this
+    /// Parquet file (schema: docs/parquet.md).
+    #[arg(long, value_name = "OUT")]
+    parquet: Option<PathBuf>,
     /// Worker threads (default: one per core). Findings are the same for any number.
     #[arg(long)]
     threads: Option<usize>,
@@ -168,6 +173,25 @@ fn internal_alert(msg: &str, ts: u64, format: &AlertFormat, json: bool) -> Strin
     .to_string()
 }
 
+/// A rendered finding or drop alert: the line for stdout, and the finding's row for Parquet
+/// when `--parquet` asked for one.
+type Rendered = (String, Option<Finding>);
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sequence number of the event block that holds event `num`.
+fn block_of(capture: &dredge_format::Capture, num: u64) -> Option<u32> {
+    capture
+        .event_entries()
+        .find(|e| {
+            (e.header.first_event..e.header.first_event + u64::from(e.header.count)).contains(&num)
+        })
+        .map(|e| e.header.seq)
+}
+
 /// Applies Falco-style `-o key=value` settings.
 fn apply_options(args: &mut Args, format: &mut AlertFormat) -> anyhow::Result<()> {
     let truth = |v: &str| matches!(v, "true" | "yes" | "on" | "1");
@@ -242,6 +266,7 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
     let mut stopped = false;
     let (mut occurrences, mut actions_taken) = (0, 0);
     let mut stdout = std::io::stdout().lock();
+    let mut findings = Vec::new();
     for file in &args.files {
         let opened = super::open_capture(file)?;
         let capture = &opened.capture;
@@ -252,7 +277,7 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             .unwrap_or_else(|| capture.metadata().hostname.clone());
         let format = AlertFormat { hostname, iso8601: args.iso8601, ..base_format.clone() };
         let policy = &policy;
-        let render = |r: &Report<'_, '_>| -> (Option<String>, bool) {
+        let render = |r: &Report<'_, '_>| -> (Option<Rendered>, bool) {
             match r {
                 Report::Finding { rule, event, fields } => {
                     let rule = &ruleset.rules[*rule];
@@ -261,7 +286,15 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
                     } else {
                         text_alert(rule, event.ts(), *fields, &format)
                     };
-                    (Some(line), false)
+                    let finding = args.parquet.is_some().then(|| {
+                        let (message, values) = alert::render(&rule.output, *fields);
+                        let output = alert::text_line(rule, event.ts(), &message, &format);
+                        let mut f = Finding::new(rule, event.ts(), *fields, output, values);
+                        f.hostname = format.hostname.clone();
+                        f.event = event.num;
+                        f
+                    });
+                    (Some((line, finding)), false)
                 }
                 Report::Drop(occ) => {
                     let actions = &policy.actions;
@@ -280,7 +313,8 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
                         return (None, true);
                     }
                     let alert = actions.contains(&DropAction::Alert);
-                    (alert.then(|| internal_alert(&msg, occ.ts, &format, args.json)), false)
+                    let line = alert.then(|| internal_alert(&msg, occ.ts, &format, args.json));
+                    (line.map(|l| (l, None)), false)
                 }
             }
         };
@@ -296,15 +330,20 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             &|done| bar.set_position(done),
         );
         bar.finish_and_clear();
-        for line in &lines {
+        let digest = capture.footer().map(|f| hex(&f.digest));
+        for line in lines {
             if line.kind == 1 {
                 let rule = &ruleset.rules[line.rule];
                 *per_rule.entry(rule.def.name.clone()).or_default() += 1;
                 *per_priority.entry(rule.def.priority).or_default() += 1;
             }
             stopped |= line.stop;
-            if !line.text.is_empty() {
-                writeln!(stdout, "{}", line.text).context("writing findings")?;
+            let Some((text, finding)) = line.out else { continue };
+            writeln!(stdout, "{text}").context("writing findings")?;
+            if let Some(mut f) = finding {
+                f.capture_digest = digest.clone();
+                f.block = block_of(capture, f.event);
+                findings.push(f);
             }
         }
         occurrences += summary.drop_occurrences;
@@ -324,6 +363,21 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
                 summary.conversion_errors.len()
             );
         }
+    }
+    if let Some(out) = &args.parquet {
+        let columns = output_columns(ruleset);
+        // Written beside the target and renamed into place: a failed write leaves no half file.
+        let partial = out.with_extension("parquet.partial");
+        if let Err(e) = write_findings(&partial, &columns, &findings) {
+            let _ = std::fs::remove_file(&partial);
+            eprintln!("dredge: {}: cannot write Parquet: {e}", out.display());
+            return Ok(crate::exit::OUTPUT);
+        }
+        if let Err(e) = std::fs::rename(&partial, out) {
+            eprintln!("dredge: {}: cannot write Parquet: {e}", out.display());
+            return Ok(crate::exit::OUTPUT);
+        }
+        tracing::info!("{}: {} findings written", out.display(), findings.len());
     }
     let total: u64 = per_rule.values().sum();
     eprintln!("Events detected: {total}");

@@ -1,0 +1,422 @@
+//! Findings as Parquet, for SQL engines (DuckDB, pyarrow, Spark).
+//!
+//! One row per finding, with the event's process, user and container resolved at the moment
+//! the rule matched, and where the event came from (capture digest, block, event number).
+//! `output_fields` is a struct with one typed child per field any enabled rule's output names
+//! (plus `evt.time`), so every row of a file has the same shape. Lists are standard 3-level
+//! Parquet lists (`list` / `element`) and there are no maps: what every engine reads alike.
+//! The schema is `docs/parquet.md`; its name and version are in the file's key-value metadata
+//! (`dredge.schema`).
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::{
+    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, StructArray,
+    TimestampNanosecondArray, UInt32Array, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use dredge_rules::catalogue::fields as catalogue;
+use dredge_rules::compile::{Catalogue, FieldRef, FieldType};
+use dredge_rules::eval::{Extracted, Fields as EventValues};
+use dredge_rules::output::Piece;
+use dredge_rules::ruleset::{Rule, Ruleset};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use serde_json::Value;
+
+/// The schema's name and version, in the file's metadata under `dredge.schema`.
+pub const FINDINGS_SCHEMA: &str = "dredge.findings/1";
+
+/// Rows per record batch (and so the most a writer holds before flushing).
+const BATCH_ROWS: usize = 65_536;
+
+/// How a child of `output_fields` is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Int,
+    Uint,
+    Bool,
+    Text,
+    /// List fields (`proc.args`) and un-indexed ancestor fields (`proc.aname`).
+    List,
+    /// `evt.time`: nanoseconds, UTC.
+    Time,
+}
+
+/// One child of the `output_fields` struct: the field as an output names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputColumn {
+    pub key: String,
+    pub ty: ColumnType,
+}
+
+/// The children of `output_fields` for the enabled rules of `ruleset`: `evt.time`, then every
+/// field their outputs name, in first-seen order.
+pub fn output_columns(ruleset: &Ruleset) -> Vec<OutputColumn> {
+    let mut columns = vec![OutputColumn { key: "evt.time".into(), ty: ColumnType::Time }];
+    for rule in ruleset.enabled() {
+        for piece in &rule.output {
+            let Piece::Field { name, arg, spec, .. } = piece else { continue };
+            let key = match arg {
+                Some(a) => format!("{name}[{a}]"),
+                None => name.clone(),
+            };
+            if columns.iter().any(|c| c.key == key) {
+                continue;
+            }
+            let ty = if spec.list || spec.any_of {
+                ColumnType::List
+            } else {
+                match spec.ty {
+                    FieldType::Int => ColumnType::Int,
+                    FieldType::Uint | FieldType::Port => ColumnType::Uint,
+                    FieldType::Bool => ColumnType::Bool,
+                    _ => ColumnType::Text,
+                }
+            };
+            columns.push(OutputColumn { key, ty });
+        }
+    }
+    columns
+}
+
+/// A finding with its context, ready to become a row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Finding {
+    pub time_ns: u64,
+    pub rule: String,
+    pub priority: String,
+    pub source: String,
+    pub tags: Vec<String>,
+    /// The alert's text line, as `replay` prints it.
+    pub output: String,
+    /// The output's fields with their typed values (as in Falco's JSON `output_fields`).
+    pub output_fields: Vec<(String, Value)>,
+    pub hostname: String,
+    pub container_id: Option<String>,
+    pub container_name: Option<String>,
+    pub container_image: Option<String>,
+    pub k8s_pod_name: Option<String>,
+    pub k8s_ns_name: Option<String>,
+    pub proc_name: Option<String>,
+    pub proc_pid: Option<i64>,
+    pub proc_ppid: Option<i64>,
+    pub proc_exepath: Option<String>,
+    pub proc_cmdline: Option<String>,
+    /// Parent first, up to the oldest ancestor the state knows.
+    pub proc_ancestors: Vec<String>,
+    pub user_name: Option<String>,
+    pub evt_type: String,
+    /// Hex SHA-256 from the capture's footer; absent for captures without one.
+    pub capture_digest: Option<String>,
+    /// Sequence number of the event block holding the event.
+    pub block: Option<u32>,
+    /// The event's ordinal in its capture, from 0 (`evt.num` minus one).
+    pub event: u64,
+}
+
+/// The context fields every finding carries, resolved once.
+struct ContextFields {
+    container_id: Option<FieldRef>,
+    container_name: Option<FieldRef>,
+    container_image: Option<FieldRef>,
+    k8s_pod_name: Option<FieldRef>,
+    k8s_ns_name: Option<FieldRef>,
+    proc_name: Option<FieldRef>,
+    proc_pid: Option<FieldRef>,
+    proc_ppid: Option<FieldRef>,
+    proc_exepath: Option<FieldRef>,
+    proc_cmdline: Option<FieldRef>,
+    proc_aname: Option<FieldRef>,
+    user_name: Option<FieldRef>,
+    evt_type: Option<FieldRef>,
+}
+
+fn field_ref(name: &str) -> Option<FieldRef> {
+    let spec = catalogue().field(name, None).ok()?;
+    Some(FieldRef {
+        name: name.to_string(),
+        arg: None,
+        spec,
+        transformers: Vec::new(),
+        composite: None,
+    })
+}
+
+static CONTEXT: LazyLock<ContextFields> = LazyLock::new(|| ContextFields {
+    container_id: field_ref("container.id"),
+    container_name: field_ref("container.name"),
+    container_image: field_ref("container.image"),
+    k8s_pod_name: field_ref("k8s.pod.name"),
+    k8s_ns_name: field_ref("k8s.ns.name"),
+    proc_name: field_ref("proc.name"),
+    proc_pid: field_ref("proc.pid"),
+    proc_ppid: field_ref("proc.ppid"),
+    proc_exepath: field_ref("proc.exepath"),
+    proc_cmdline: field_ref("proc.cmdline"),
+    proc_aname: field_ref("proc.aname"),
+    user_name: field_ref("user.name"),
+    evt_type: field_ref("evt.type"),
+});
+
+fn text(values: &dyn EventValues, field: &Option<FieldRef>) -> Option<String> {
+    match values.extract(field.as_ref()?) {
+        Extracted::One(v) => Some(dredge_rules::alert::value_text(&v)),
+        _ => None,
+    }
+}
+
+fn number(values: &dyn EventValues, field: &Option<FieldRef>) -> Option<i64> {
+    text(values, field)?.parse().ok()
+}
+
+impl Finding {
+    /// The finding for `rule` matching the event behind `values`; `output` is the alert's text
+    /// line, `output_fields` its typed values. Provenance (`hostname`, `capture_digest`,
+    /// `block`, `event`) is the caller's to fill.
+    pub fn new(
+        rule: &Rule,
+        time_ns: u64,
+        values: &dyn EventValues,
+        output: String,
+        output_fields: Vec<(String, Value)>,
+    ) -> Finding {
+        let c = &*CONTEXT;
+        let proc_ancestors = match c.proc_aname.as_ref().map(|f| values.extract(f)) {
+            Some(Extracted::Many(vs)) => vs.iter().map(dredge_rules::alert::value_text).collect(),
+            Some(Extracted::One(v)) => vec![dredge_rules::alert::value_text(&v)],
+            _ => Vec::new(),
+        };
+        Finding {
+            time_ns,
+            rule: rule.def.name.clone(),
+            priority: rule.def.priority.name().to_string(),
+            source: rule.def.source.clone(),
+            tags: rule.def.tags.iter().cloned().collect(),
+            output,
+            output_fields,
+            container_id: text(values, &c.container_id),
+            container_name: text(values, &c.container_name),
+            container_image: text(values, &c.container_image),
+            k8s_pod_name: text(values, &c.k8s_pod_name),
+            k8s_ns_name: text(values, &c.k8s_ns_name),
+            proc_name: text(values, &c.proc_name),
+            proc_pid: number(values, &c.proc_pid),
+            proc_ppid: number(values, &c.proc_ppid),
+            proc_exepath: text(values, &c.proc_exepath),
+            proc_cmdline: text(values, &c.proc_cmdline),
+            proc_ancestors,
+            user_name: text(values, &c.user_name),
+            evt_type: text(values, &c.evt_type).unwrap_or_default(),
+            ..Finding::default()
+        }
+    }
+}
+
+fn utc_ns() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// The element of every list column, named as the Parquet spec and Spark name it.
+fn list_item() -> Arc<Field> {
+    Arc::new(Field::new("element", DataType::Utf8, true))
+}
+
+fn string_list() -> DataType {
+    DataType::List(list_item())
+}
+
+fn output_struct(columns: &[OutputColumn]) -> Fields {
+    columns
+        .iter()
+        .map(|c| {
+            let ty = match c.ty {
+                ColumnType::Int => DataType::Int64,
+                ColumnType::Uint => DataType::UInt64,
+                ColumnType::Bool => DataType::Boolean,
+                ColumnType::Text => DataType::Utf8,
+                ColumnType::List => string_list(),
+                ColumnType::Time => utc_ns(),
+            };
+            Field::new(&c.key, ty, true)
+        })
+        .collect()
+}
+
+/// The Arrow schema of a findings file whose `output_fields` has `columns`.
+pub fn findings_schema(columns: &[OutputColumn]) -> Schema {
+    let s = |name: &str| Field::new(name, DataType::Utf8, true);
+    let i = |name: &str| Field::new(name, DataType::Int64, true);
+    Schema::new(vec![
+        Field::new("time", utc_ns(), false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("priority", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("tags", string_list(), false),
+        Field::new("output", DataType::Utf8, false),
+        Field::new("output_fields", DataType::Struct(output_struct(columns)), false),
+        Field::new("hostname", DataType::Utf8, false),
+        s("container_id"),
+        s("container_name"),
+        s("container_image"),
+        s("k8s_pod_name"),
+        s("k8s_ns_name"),
+        s("proc_name"),
+        i("proc_pid"),
+        i("proc_ppid"),
+        s("proc_exepath"),
+        s("proc_cmdline"),
+        Field::new("proc_ancestors", string_list(), false),
+        s("user_name"),
+        Field::new("evt_type", DataType::Utf8, false),
+        s("capture_digest"),
+        Field::new("block", DataType::UInt32, true),
+        Field::new("event", DataType::UInt64, false),
+    ])
+    .with_metadata([("dredge.schema".to_string(), FINDINGS_SCHEMA.to_string())].into())
+}
+
+fn list_array<'a>(rows: impl Iterator<Item = Option<&'a [String]>>) -> ArrayRef {
+    let mut b = ListBuilder::new(StringBuilder::new()).with_field(list_item());
+    for row in rows {
+        match row {
+            Some(items) => {
+                for item in items {
+                    b.values().append_value(item);
+                }
+                b.append(true);
+            }
+            None => b.append(false),
+        }
+    }
+    Arc::new(b.finish())
+}
+
+/// The text of a JSON value as a list item or text column (strings without quotes).
+fn json_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn output_child(column: &OutputColumn, rows: &[Finding]) -> ArrayRef {
+    let value = |f: &Finding| -> Option<Value> {
+        if column.ty == ColumnType::Time {
+            return Some(Value::from(f.time_ns));
+        }
+        f.output_fields.iter().find(|(k, _)| *k == column.key).map(|(_, v)| v.clone())
+    };
+    match column.ty {
+        ColumnType::Int => Arc::new(Int64Array::from_iter(rows.iter().map(|f| {
+            let v = value(f)?;
+            v.as_i64().or_else(|| json_text(&v).parse().ok())
+        }))),
+        ColumnType::Uint => Arc::new(UInt64Array::from_iter(rows.iter().map(|f| {
+            let v = value(f)?;
+            v.as_u64().or_else(|| json_text(&v).parse().ok())
+        }))),
+        ColumnType::Bool => {
+            Arc::new(BooleanArray::from_iter(rows.iter().map(|f| value(f)?.as_bool())))
+        }
+        ColumnType::Text => Arc::new(StringArray::from_iter(rows.iter().map(|f| {
+            let v = value(f)?;
+            (!v.is_null()).then(|| json_text(&v))
+        }))),
+        ColumnType::List => {
+            let lists: Vec<Option<Vec<String>>> = rows
+                .iter()
+                .map(|f| match value(f)? {
+                    Value::Null => None,
+                    Value::Array(items) => Some(items.iter().map(json_text).collect()),
+                    one => Some(vec![json_text(&one)]),
+                })
+                .collect();
+            list_array(lists.iter().map(|l| l.as_deref()))
+        }
+        ColumnType::Time => Arc::new(
+            TimestampNanosecondArray::from_iter_values(rows.iter().map(|f| f.time_ns as i64))
+                .with_timezone("UTC"),
+        ),
+    }
+}
+
+fn batch(
+    schema: &Arc<Schema>,
+    columns: &[OutputColumn],
+    rows: &[Finding],
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let strs = |get: fn(&Finding) -> Option<&str>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(rows.iter().map(get)))
+    };
+    let ints = |get: fn(&Finding) -> Option<i64>| -> ArrayRef {
+        Arc::new(Int64Array::from_iter(rows.iter().map(get)))
+    };
+    let times: ArrayRef = Arc::new(
+        TimestampNanosecondArray::from_iter_values(rows.iter().map(|f| f.time_ns as i64))
+            .with_timezone("UTC"),
+    );
+    let children: Vec<ArrayRef> = columns.iter().map(|c| output_child(c, rows)).collect();
+    let output_fields: ArrayRef =
+        Arc::new(StructArray::try_new(output_struct(columns), children, None)?);
+    RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            times,
+            strs(|f| Some(&f.rule)),
+            strs(|f| Some(&f.priority)),
+            strs(|f| Some(&f.source)),
+            list_array(rows.iter().map(|f| Some(f.tags.as_slice()))),
+            strs(|f| Some(&f.output)),
+            output_fields,
+            strs(|f| Some(&f.hostname)),
+            strs(|f| f.container_id.as_deref()),
+            strs(|f| f.container_name.as_deref()),
+            strs(|f| f.container_image.as_deref()),
+            strs(|f| f.k8s_pod_name.as_deref()),
+            strs(|f| f.k8s_ns_name.as_deref()),
+            strs(|f| f.proc_name.as_deref()),
+            ints(|f| f.proc_pid),
+            ints(|f| f.proc_ppid),
+            strs(|f| f.proc_exepath.as_deref()),
+            strs(|f| f.proc_cmdline.as_deref()),
+            list_array(rows.iter().map(|f| Some(f.proc_ancestors.as_slice()))),
+            strs(|f| f.user_name.as_deref()),
+            strs(|f| Some(&f.evt_type)),
+            strs(|f| f.capture_digest.as_deref()),
+            Arc::new(UInt32Array::from_iter(rows.iter().map(|f| f.block))),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|f| f.event))),
+        ],
+    )
+}
+
+/// Writes `findings` to `path` (zstd-compressed Parquet, schema [`findings_schema`]).
+pub fn write_findings(
+    path: &Path,
+    columns: &[OutputColumn],
+    findings: &[Finding],
+) -> Result<(), parquet::errors::ParquetError> {
+    let schema = Arc::new(findings_schema(columns));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            "dredge.schema".to_string(),
+            FINDINGS_SCHEMA.to_string(),
+        )]))
+        .build();
+    let file = File::create(path)?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+    for rows in findings.chunks(BATCH_ROWS) {
+        writer.write(&batch(&schema, columns, rows)?)?;
+    }
+    if findings.is_empty() {
+        writer.write(&batch(&schema, columns, &[])?)?;
+    }
+    writer.close()?;
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Parquet outputs read back in DuckDB: `replay --parquet` on the bundled sample, then SQL
+//! over the file checks the rows, the list columns and the `output_fields` struct.
+//!
+//! DuckDB comes from its Python wheel: `DREDGE_PYTHON` names the interpreter that has it
+//! (`.ci/run` sets it up), else `python3`. Without DuckDB the test says `skipped: ...`; with
+//! `DREDGE_PYTHON` set, a missing DuckDB is a failure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+
+use std::path::Path;
+use std::process::Command;
+
+fn python() -> Option<String> {
+    let (python, required) = match std::env::var("DREDGE_PYTHON") {
+        Ok(p) => (p, true),
+        Err(_) => ("python3".to_string(), false),
+    };
+    let ok = Command::new(&python)
+        .args(["-c", "import duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(!required, "DREDGE_PYTHON={python} cannot import duckdb");
+        // Straight to stderr: the test harness captures eprintln!.
+        let why = b"skipped: no duckdb Python module (set DREDGE_PYTHON; .ci/run installs one)\n";
+        std::io::Write::write_all(&mut std::io::stderr(), why).ok();
+        return None;
+    }
+    Some(python)
+}
+
+/// Runs `sql` in DuckDB; one line per row, values separated by `|`.
+fn duckdb(python: &str, sql: &str) -> Vec<String> {
+    let script = "import duckdb, sys\n\
+                  for row in duckdb.sql(sys.argv[1]).fetchall():\n    \
+                  print('|'.join(str(v) for v in row))\n";
+    let out = Command::new(python).args(["-c", script, sql]).output().unwrap();
+    assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+}
+
+#[test]
+fn replay_findings_read_back_in_duckdb() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("findings.parquet");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = Command::new(env!("CARGO_BIN_EXE_dredge"))
+        .args(["replay", "--parquet"])
+        .arg(&out)
+        .arg(root.join("samples/synthetic-httpd.dcap"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = String::from_utf8(run.stdout).unwrap();
+    assert!(!dir.path().join("findings.parquet.partial").exists());
+    let file = out.display().to_string();
+
+    // The same findings as the text output, in the same order, each row's output its line.
+    let outputs = duckdb(&python, &format!("select output from '{file}' order by event"));
+    assert_eq!(outputs, text.lines().collect::<Vec<_>>());
+
+    // Column types as an engine sees them: lists are lists, output_fields a struct.
+    let types = duckdb(
+        &python,
+        &format!(
+            "select typeof(tags), typeof(proc_ancestors), typeof(output_fields), typeof(time) \
+             from '{file}' limit 1"
+        ),
+    );
+    let types: Vec<&str> = types[0].split('|').collect();
+    assert_eq!(types[0], "VARCHAR[]");
+    assert_eq!(types[1], "VARCHAR[]");
+    assert!(types[2].starts_with("STRUCT(\"evt.time\" TIMESTAMPTZ_NS"), "{}", types[2]);
+    assert!(types[2].contains("\"fd.name\" VARCHAR"), "{}", types[2]);
+    assert_eq!(types[3], "TIMESTAMPTZ_NS");
+
+    // Values inside lists and the struct survive: unnest a list, reach into the struct.
+    let rows = duckdb(
+        &python,
+        &format!(
+            "select rule, priority, len(tags), list_contains(tags, 'dredge'), \
+             output_fields.\"fd.name\", output_fields.\"user.name\", user_name, \
+             proc_ancestors[1], container_id, evt_type, block is not null, \
+             epoch_ns(output_fields.\"evt.time\") = epoch_ns(time) \
+             from '{file}' order by event"
+        ),
+    );
+    assert_eq!(
+        rows,
+        [
+            "Shell started in a container|Notice|3|True|None|www-data|www-data|httpd|b199b3b57988|execve|True|True",
+            "Sensitive file opened|Warning|3|True|/etc/shadow|www-data|www-data|httpd|b199b3b57988|open|True|True",
+            "Write below binary directory|Error|3|True|/usr/bin/.cache|www-data|www-data|httpd|b199b3b57988|openat|True|True",
+        ]
+    );
+    let tags = duckdb(&python, &format!("select distinct unnest(tags) t from '{file}' order by t"));
+    assert!(tags.contains(&"credentials".to_string()), "{tags:?}");
+
+    // The schema version is in the file's metadata.
+    let meta = duckdb(
+        &python,
+        &format!(
+            "select decode(value) from parquet_kv_metadata('{file}') \
+             where decode(key) = 'dredge.schema'"
+        ),
+    );
+    assert_eq!(meta, ["dredge.findings/1"]);
+}
+
+#[test]
+fn unwritable_parquet_target_is_an_output_error() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = Command::new(env!("CARGO_BIN_EXE_dredge"))
+        .args(["replay", "--parquet", "/nonexistent-dir/findings.parquet"])
+        .arg(root.join("samples/synthetic-httpd.dcap"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("/nonexistent-dir/findings.parquet: cannot write Parquet"), "{err}");
+}
