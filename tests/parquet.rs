@@ -120,3 +120,71 @@ fn unwritable_parquet_target_is_an_output_error() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("/nonexistent-dir/findings.parquet: cannot write Parquet"), "{err}");
 }
+
+#[test]
+fn exported_events_read_back_in_duckdb() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/synthetic-httpd.dcap");
+    let dredge = |args: &[&str], out: &Path| {
+        let run = Command::new(env!("CARGO_BIN_EXE_dredge"))
+            .arg("export")
+            .arg(&sample)
+            .arg("--events")
+            .arg(out)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    };
+    let print = |filter: &[&str]| -> Vec<String> {
+        let run = Command::new(env!("CARGO_BIN_EXE_dredge"))
+            .arg("print")
+            .arg(&sample)
+            .args(filter)
+            .args(["-p", "*%evt.num %evt.type %proc.name %fd.name"])
+            .output()
+            .unwrap();
+        String::from_utf8(run.stdout).unwrap().lines().map(str::to_string).collect()
+    };
+    let na = "coalesce(cast({} as varchar), '<NA>')";
+    let columns = ["evt_num", "evt_type", "proc_name", "fd_name"]
+        .map(|c| na.replace("{}", c))
+        .join(" || ' ' || ");
+
+    // Every event, and a filtered set: the same events, numbers and context as print shows.
+    for filter in [&[][..], &["proc.name=sh", "and", "evt.dir=<"][..]] {
+        let out = dir.path().join("events.parquet");
+        dredge(filter, &out);
+        let file = out.display().to_string();
+        let rows = duckdb(&python, &format!("select {columns} from '{file}' order by evt_num"));
+        assert_eq!(rows, print(filter), "filter {filter:?}");
+    }
+
+    // Lists, types and metadata.
+    let file = dir.path().join("events.parquet").display().to_string();
+    let types = duckdb(
+        &python,
+        &format!(
+            "select typeof(time), typeof(proc_ancestors), typeof(fd_num), typeof(user_uid) \
+             from '{file}' limit 1"
+        ),
+    );
+    assert_eq!(types, ["TIMESTAMPTZ_NS|VARCHAR[]|BIGINT|UBIGINT"]);
+    let last = duckdb(
+        &python,
+        &format!(
+            "select proc_ancestors[1], fd_num, user_uid, block is not null from '{file}' \
+             order by evt_num desc limit 1"
+        ),
+    );
+    assert_eq!(last, ["httpd|6|33|True"]);
+    let meta = duckdb(
+        &python,
+        &format!(
+            "select decode(value) from parquet_kv_metadata('{file}') \
+             where decode(key) = 'dredge.schema'"
+        ),
+    );
+    assert_eq!(meta, ["dredge.events/1"]);
+}

@@ -12,15 +12,19 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
-use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::builder::{
+    BooleanBuilder, Int64Builder, ListBuilder, StringBuilder, TimestampNanosecondBuilder,
+    UInt32Builder, UInt64Builder,
+};
 use arrow_array::{
     ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, StructArray,
     TimestampNanosecondArray, UInt32Array, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use dredge_rules::alert::value_text;
 use dredge_rules::catalogue::fields as catalogue;
 use dredge_rules::compile::{Catalogue, FieldRef, FieldType};
-use dredge_rules::eval::{Extracted, Fields as EventValues};
+use dredge_rules::eval::{Extracted, Fields as EventValues, Val};
 use dredge_rules::output::Piece;
 use dredge_rules::ruleset::{Rule, Ruleset};
 use parquet::arrow::ArrowWriter;
@@ -166,7 +170,7 @@ static CONTEXT: LazyLock<ContextFields> = LazyLock::new(|| ContextFields {
 
 fn text(values: &dyn EventValues, field: &Option<FieldRef>) -> Option<String> {
     match values.extract(field.as_ref()?) {
-        Extracted::One(v) => Some(dredge_rules::alert::value_text(&v)),
+        Extracted::One(v) => Some(value_text(&v)),
         _ => None,
     }
 }
@@ -188,8 +192,8 @@ impl Finding {
     ) -> Finding {
         let c = &*CONTEXT;
         let proc_ancestors = match c.proc_aname.as_ref().map(|f| values.extract(f)) {
-            Some(Extracted::Many(vs)) => vs.iter().map(dredge_rules::alert::value_text).collect(),
-            Some(Extracted::One(v)) => vec![dredge_rules::alert::value_text(&v)],
+            Some(Extracted::Many(vs)) => vs.iter().map(value_text).collect(),
+            Some(Extracted::One(v)) => vec![value_text(&v)],
             _ => Vec::new(),
         };
         Finding {
@@ -232,20 +236,7 @@ fn string_list() -> DataType {
 }
 
 fn output_struct(columns: &[OutputColumn]) -> Fields {
-    columns
-        .iter()
-        .map(|c| {
-            let ty = match c.ty {
-                ColumnType::Int => DataType::Int64,
-                ColumnType::Uint => DataType::UInt64,
-                ColumnType::Bool => DataType::Boolean,
-                ColumnType::Text => DataType::Utf8,
-                ColumnType::List => string_list(),
-                ColumnType::Time => utc_ns(),
-            };
-            Field::new(&c.key, ty, true)
-        })
-        .collect()
+    columns.iter().map(|c| Field::new(&c.key, column_type(c.ty), true)).collect()
 }
 
 /// The Arrow schema of a findings file whose `output_fields` has `columns`.
@@ -402,13 +393,7 @@ pub fn write_findings(
     findings: &[Finding],
 ) -> Result<(), parquet::errors::ParquetError> {
     let schema = Arc::new(findings_schema(columns));
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            "dredge.schema".to_string(),
-            FINDINGS_SCHEMA.to_string(),
-        )]))
-        .build();
+    let props = writer_properties(FINDINGS_SCHEMA)?;
     let file = File::create(path)?;
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
     for rows in findings.chunks(BATCH_ROWS) {
@@ -419,4 +404,228 @@ pub fn write_findings(
     }
     writer.close()?;
     Ok(())
+}
+
+/// The events schema's name and version, in the file's metadata under `dredge.schema`.
+pub const EVENTS_SCHEMA: &str = "dredge.events/1";
+
+/// The columns of an events file: column name, the field it holds, how it is stored. A
+/// `block` column (uint32) follows them.
+pub const EVENT_COLUMNS: &[(&str, &str, ColumnType)] = &[
+    ("time", "evt.rawtime", ColumnType::Time),
+    ("evt_num", "evt.num", ColumnType::Uint),
+    ("evt_cpu", "evt.cpu", ColumnType::Int),
+    ("evt_type", "evt.type", ColumnType::Text),
+    ("evt_dir", "evt.dir", ColumnType::Text),
+    ("evt_res", "evt.res", ColumnType::Text),
+    ("evt_rawres", "evt.rawres", ColumnType::Int),
+    ("evt_args", "evt.args", ColumnType::Text),
+    ("thread_tid", "thread.tid", ColumnType::Int),
+    ("proc_pid", "proc.pid", ColumnType::Int),
+    ("proc_ppid", "proc.ppid", ColumnType::Int),
+    ("proc_name", "proc.name", ColumnType::Text),
+    ("proc_exepath", "proc.exepath", ColumnType::Text),
+    ("proc_cmdline", "proc.cmdline", ColumnType::Text),
+    ("proc_ancestors", "proc.aname", ColumnType::List),
+    ("user_name", "user.name", ColumnType::Text),
+    ("user_uid", "user.uid", ColumnType::Uint),
+    ("container_id", "container.id", ColumnType::Text),
+    ("container_name", "container.name", ColumnType::Text),
+    ("container_image", "container.image", ColumnType::Text),
+    ("k8s_pod_name", "k8s.pod.name", ColumnType::Text),
+    ("k8s_ns_name", "k8s.ns.name", ColumnType::Text),
+    ("fd_num", "fd.num", ColumnType::Int),
+    ("fd_type", "fd.type", ColumnType::Text),
+    ("fd_name", "fd.name", ColumnType::Text),
+    ("fd_l4proto", "fd.l4proto", ColumnType::Text),
+    ("fd_cip", "fd.cip", ColumnType::Text),
+    ("fd_cport", "fd.cport", ColumnType::Uint),
+    ("fd_sip", "fd.sip", ColumnType::Text),
+    ("fd_sport", "fd.sport", ColumnType::Uint),
+];
+
+/// One column being filled.
+enum ColumnBuilder {
+    Int(Int64Builder),
+    Uint(UInt64Builder),
+    Bool(BooleanBuilder),
+    Text(StringBuilder),
+    List(ListBuilder<StringBuilder>),
+    Time(TimestampNanosecondBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(ty: ColumnType) -> ColumnBuilder {
+        match ty {
+            ColumnType::Int => ColumnBuilder::Int(Int64Builder::new()),
+            ColumnType::Uint => ColumnBuilder::Uint(UInt64Builder::new()),
+            ColumnType::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+            ColumnType::Text => ColumnBuilder::Text(StringBuilder::new()),
+            ColumnType::List => {
+                ColumnBuilder::List(ListBuilder::new(StringBuilder::new()).with_field(list_item()))
+            }
+            ColumnType::Time => {
+                ColumnBuilder::Time(TimestampNanosecondBuilder::new().with_timezone("UTC"))
+            }
+        }
+    }
+
+    /// Appends a field's values: numbers as numbers, everything else as its output text.
+    fn append(&mut self, values: Extracted<'_>) {
+        let unsigned = |v: &Val<'_>| match v {
+            Val::Uint(u) => Some(*u),
+            Val::Int(i) => u64::try_from(*i).ok(),
+            _ => None,
+        };
+        let signed = |v: &Val<'_>| match v {
+            Val::Int(i) => Some(*i),
+            Val::Uint(u) => i64::try_from(*u).ok(),
+            _ => None,
+        };
+        let one = match &values {
+            Extracted::One(v) => Some(v),
+            _ => None,
+        };
+        match self {
+            ColumnBuilder::Int(b) => b.append_option(one.and_then(signed)),
+            ColumnBuilder::Uint(b) => b.append_option(one.and_then(unsigned)),
+            ColumnBuilder::Time(b) => {
+                b.append_option(one.and_then(unsigned).and_then(|u| i64::try_from(u).ok()))
+            }
+            ColumnBuilder::Bool(b) => b.append_option(one.and_then(|v| match v {
+                Val::Bool(x) => Some(*x),
+                _ => None,
+            })),
+            ColumnBuilder::Text(b) => match &values {
+                Extracted::Missing => b.append_null(),
+                Extracted::One(v) => b.append_value(value_text(v)),
+                Extracted::Many(vs) => {
+                    b.append_value(vs.iter().map(value_text).collect::<Vec<_>>().join(" "))
+                }
+            },
+            ColumnBuilder::List(b) => match values {
+                Extracted::Missing => b.append(false),
+                Extracted::One(v) => {
+                    b.values().append_value(value_text(&v));
+                    b.append(true);
+                }
+                Extracted::Many(vs) => {
+                    for v in &vs {
+                        b.values().append_value(value_text(v));
+                    }
+                    b.append(true);
+                }
+            },
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Int(b) => Arc::new(b.finish()),
+            ColumnBuilder::Uint(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::List(b) => Arc::new(b.finish()),
+            ColumnBuilder::Time(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+fn column_type(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Uint => DataType::UInt64,
+        ColumnType::Bool => DataType::Boolean,
+        ColumnType::Text => DataType::Utf8,
+        ColumnType::List => string_list(),
+        ColumnType::Time => utc_ns(),
+    }
+}
+
+/// The Arrow schema of an events file.
+pub fn events_schema() -> Schema {
+    let mut fields: Vec<Field> = EVENT_COLUMNS
+        .iter()
+        .map(|(name, _, ty)| Field::new(*name, column_type(*ty), true))
+        .collect();
+    fields.push(Field::new("block", DataType::UInt32, false));
+    Schema::new(fields)
+        .with_metadata([("dredge.schema".to_string(), EVENTS_SCHEMA.to_string())].into())
+}
+
+fn writer_properties(schema_name: &str) -> Result<WriterProperties, parquet::errors::ParquetError> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            "dredge.schema".to_string(),
+            schema_name.to_string(),
+        )]))
+        .build())
+}
+
+/// Streams events to a Parquet file (schema [`events_schema`]), a record batch at a time.
+pub struct EventsWriter {
+    writer: ArrowWriter<File>,
+    schema: Arc<Schema>,
+    fields: Vec<Option<FieldRef>>,
+    columns: Vec<ColumnBuilder>,
+    blocks: UInt32Builder,
+    pending: usize,
+    rows: u64,
+}
+
+impl EventsWriter {
+    pub fn create(path: &Path) -> Result<EventsWriter, parquet::errors::ParquetError> {
+        let schema = Arc::new(events_schema());
+        let writer = ArrowWriter::try_new(
+            File::create(path)?,
+            schema.clone(),
+            Some(writer_properties(EVENTS_SCHEMA)?),
+        )?;
+        Ok(EventsWriter {
+            writer,
+            schema,
+            fields: EVENT_COLUMNS.iter().map(|(_, field, _)| field_ref(field)).collect(),
+            columns: EVENT_COLUMNS.iter().map(|(_, _, ty)| ColumnBuilder::new(*ty)).collect(),
+            blocks: UInt32Builder::new(),
+            pending: 0,
+            rows: 0,
+        })
+    }
+
+    /// Adds the event behind `values`, from event block `block`.
+    pub fn push(
+        &mut self,
+        block: u32,
+        values: &dyn EventValues,
+    ) -> Result<(), parquet::errors::ParquetError> {
+        for (field, column) in self.fields.iter().zip(&mut self.columns) {
+            let extracted = field.as_ref().map_or(Extracted::Missing, |f| values.extract(f));
+            column.append(extracted);
+        }
+        self.blocks.append_value(block);
+        self.pending += 1;
+        if self.pending == BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), parquet::errors::ParquetError> {
+        let mut arrays: Vec<ArrayRef> = self.columns.iter_mut().map(|c| c.finish()).collect();
+        arrays.push(Arc::new(self.blocks.finish()));
+        self.writer.write(&RecordBatch::try_new(self.schema.clone(), arrays)?)?;
+        self.rows += self.pending as u64;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Writes what is pending and the file's footer; returns the number of rows.
+    pub fn finish(mut self) -> Result<u64, parquet::errors::ParquetError> {
+        if self.pending > 0 || self.rows == 0 {
+            self.flush()?;
+        }
+        self.writer.close()?;
+        Ok(self.rows)
+    }
 }

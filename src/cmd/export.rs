@@ -1,29 +1,46 @@
-//! `dredge export`: write a capture as a sysdig/Falco `.scap` file.
+//! `dredge export`: write a capture as a sysdig/Falco `.scap` file, or its events as Parquet
+//! for hunting in SQL.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use dredge_analyze::parquet::EventsWriter;
 use dredge_format::scap;
+use dredge_rules::eval::eval;
 
-/// Write a capture (dcap or scap) as a .scap file that sysdig and Falco read.
+/// Write a capture as a .scap file that sysdig and Falco read (-o), or its events with their
+/// process, fd and container context as Parquet (--events; schema: docs/parquet.md).
 #[derive(clap::Args)]
 pub struct Args {
-    /// The capture to export.
+    /// The capture to export (.dcap or .scap).
     input: PathBuf,
+    /// For --events: only the events this filter selects (Falco/sysdig condition language,
+    /// the words are joined).
+    filter: Vec<String>,
     /// The .scap file to write.
-    #[arg(short = 'o', long = "output")]
-    output: PathBuf,
-    /// Compress the output with gzip (sysdig's -z).
-    #[arg(long)]
+    #[arg(short = 'o', long = "output", required_unless_present = "events")]
+    output: Option<PathBuf>,
+    /// Compress the .scap output with gzip (sysdig's -z).
+    #[arg(long, requires = "output")]
     gzip: bool,
+    /// Write the events, as `dredge print` sees them, to this Parquet file.
+    #[arg(long, value_name = "OUT.parquet", conflicts_with = "output")]
+    events: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if let Some(out) = &args.events {
+        return events(&args, out);
+    }
+    if !args.filter.is_empty() {
+        anyhow::bail!("a filter applies to --events only; .scap export writes every event");
+    }
+    let Some(output) = &args.output else { anyhow::bail!("-o OUT.scap or --events OUT.parquet") };
     let opened = super::open_capture(&args.input)?;
-    let s = scap::export::export(&opened.capture, &args.output, args.gzip)?;
+    let s = scap::export::export(&opened.capture, output, args.gzip)?;
     eprintln!(
         "{} -> {}: {} events in {} section(s)",
         args.input.display(),
-        args.output.display(),
+        output.display(),
         s.events,
         s.sections
     );
@@ -35,5 +52,41 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             s.damaged_blocks
         );
     }
+    Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
+}
+
+/// `export --events`: the filtered events to Parquet, written beside `out` and renamed into
+/// place when complete.
+fn events(args: &Args, out: &Path) -> anyhow::Result<u8> {
+    let filter = super::print::compile_filter(&args.filter)?;
+    let opened = super::open_capture(&args.input)?;
+    let partial = out.with_extension("parquet.partial");
+    let failed = |e: &dyn std::fmt::Display| {
+        let _ = std::fs::remove_file(&partial);
+        eprintln!("dredge: {}: cannot write Parquet: {e}", out.display());
+        Ok(crate::exit::OUTPUT)
+    };
+    let mut writer = match EventsWriter::create(&partial) {
+        Ok(w) => w,
+        Err(e) => return failed(&e),
+    };
+    let mut write_error = None;
+    let damaged = super::print::walk(&args.input, &opened.capture, false, &mut |block, f| {
+        if write_error.is_none() && filter.as_ref().is_none_or(|flt| eval(flt, f)) {
+            write_error = writer.push(block, f).err();
+        }
+        Ok(())
+    })?;
+    if let Some(e) = write_error {
+        return failed(&e);
+    }
+    let rows = match writer.finish() {
+        Ok(n) => n,
+        Err(e) => return failed(&e),
+    };
+    if let Err(e) = std::fs::rename(&partial, out) {
+        return failed(&e);
+    }
+    eprintln!("{} -> {}: {rows} events", args.input.display(), out.display());
     Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
 }

@@ -10,7 +10,7 @@ use dredge_format::BlockKind;
 use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_rules::alert::render;
 use dredge_rules::catalogue::fields;
-use dredge_rules::compile::compile;
+use dredge_rules::compile::{Filter, compile};
 use dredge_rules::eval::eval;
 use dredge_rules::output::parse_format;
 use dredge_rules::parse_condition;
@@ -40,25 +40,17 @@ fn consumed(code: u16) -> bool {
     matches!(code, 228 | 272 | 324 | 354 | 356 | 358 | 360)
 }
 
-pub fn run(args: Args) -> anyhow::Result<u8> {
-    let filter = if args.filter.is_empty() {
-        None
-    } else {
-        let text = args.filter.join(" ");
-        let expr = parse_condition(&text).with_context(|| format!("filter {text:?}"))?;
-        Some(compile(&expr, fields()).map_err(|e| anyhow::anyhow!("filter {text:?}: {e}"))?)
-    };
-    let format_text = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
-    let (all, format_text) = match format_text.strip_prefix('*') {
-        Some(rest) => (true, rest),
-        None => (false, format_text),
-    };
-    let pieces = parse_format(format_text, fields()).map_err(|e| anyhow::anyhow!("-p: {e}"))?;
-
-    let opened = super::open_capture(&args.file)?;
-    let capture = &opened.capture;
+/// Walks the events of `capture` as sysdig shows them (numbered as sysdig numbers them,
+/// meta events consumed, internal ones only with `debug`), with the state rebuilt as it goes;
+/// `visit` gets each event's block sequence number and fields. Returns whether the capture
+/// was damaged (damaged blocks are reported on stderr and skipped).
+pub(crate) fn walk(
+    file: &std::path::Path,
+    capture: &dredge_format::Capture,
+    debug: bool,
+    visit: &mut dyn FnMut(u32, &EventFields<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<bool> {
     let mut state = State { hostname: capture.metadata().hostname.clone(), ..State::default() };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut damaged = !capture.losses().is_empty();
     let mut shown = 0u64;
     // Exits of old captures carry few parameters; the normalised view of each exit (its
@@ -77,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let block = match capture.decode_events(entry) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("dredge: {}: {e}", args.file.display());
+                eprintln!("dredge: {}: {e}", file.display());
                 damaged = true;
                 continue;
             }
@@ -95,19 +87,48 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             };
             state.before(merged.as_ref().unwrap_or(&ev));
             let hidden = consumed(ev.code())
-                || (!args.debug && ev.info().is_some_and(|i| i.category.contains("internal")));
+                || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")));
             if !hidden {
                 let f = EventFields { event: &ev, state: &state, merged: merged.as_ref() };
-                if filter.as_ref().is_none_or(|flt| eval(flt, &f)) {
-                    let (line, values) = render(&pieces, &f);
-                    if all || values.iter().all(|(_, v)| !v.is_null()) {
-                        writeln!(out, "{line}").context("writing output")?;
-                    }
-                }
+                visit(entry.header.seq, &f)?;
             }
             state.after(merged.as_ref().unwrap_or(&ev));
         }
     }
+    Ok(damaged)
+}
+
+/// Compiles a filter given as words (joined by spaces); `None` for no words.
+pub(crate) fn compile_filter(words: &[String]) -> anyhow::Result<Option<Filter>> {
+    if words.is_empty() {
+        return Ok(None);
+    }
+    let text = words.join(" ");
+    let expr = parse_condition(&text).with_context(|| format!("filter {text:?}"))?;
+    let filter = compile(&expr, fields()).map_err(|e| anyhow::anyhow!("filter {text:?}: {e}"))?;
+    Ok(Some(filter))
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let filter = compile_filter(&args.filter)?;
+    let format_text = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+    let (all, format_text) = match format_text.strip_prefix('*') {
+        Some(rest) => (true, rest),
+        None => (false, format_text),
+    };
+    let pieces = parse_format(format_text, fields()).map_err(|e| anyhow::anyhow!("-p: {e}"))?;
+
+    let opened = super::open_capture(&args.file)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let damaged = walk(&args.file, &opened.capture, args.debug, &mut |_, f| {
+        if filter.as_ref().is_none_or(|flt| eval(flt, f)) {
+            let (line, values) = render(&pieces, f);
+            if all || values.iter().all(|(_, v)| !v.is_null()) {
+                writeln!(out, "{line}").context("writing output")?;
+            }
+        }
+        Ok(())
+    })?;
     out.flush().context("writing output")?;
     Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
 }
