@@ -14,6 +14,7 @@ use dredge_format::event::Event;
 use dredge_format::param::{SockTuple, Value};
 use dredge_format::state::{self as recorded, fd_kind};
 use dredge_format::{State as Recorded, split_nul};
+use rustc_hash::FxHashMap;
 
 /// One thread.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,9 +60,9 @@ pub struct Fd {
 /// Everything replay knows about the system.
 #[derive(Debug, Default, Clone)]
 pub struct State {
-    pub threads: HashMap<i64, Thread>,
+    pub threads: FxHashMap<i64, Thread>,
     /// Per process (fds are shared by a process's threads).
-    pub fds: HashMap<i64, HashMap<i64, Fd>>,
+    pub fds: FxHashMap<i64, FxHashMap<i64, Fd>>,
     pub containers: HashMap<String, recorded::Container>,
     /// By (container id, uid); the host is "".
     pub users: HashMap<(String, u32), recorded::User>,
