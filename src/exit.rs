@@ -9,7 +9,9 @@ pub const OK: u8 = 0;
 /// `rules check` found errors, `replay` refused its settings or was stopped by a
 /// `syscall_event_drops` `exit` action (Falco's exit code for both).
 pub const INTEGRITY: u8 = 1;
-// 2: the command line is wrong; clap exits with it before any command runs.
+/// The command line is wrong: clap exits with it before any command runs, and commands use
+/// it for what clap cannot check (a filter that does not compile, options that do not fit).
+pub const USAGE: u8 = 2;
 /// An input could not be used at all: missing, unreadable, a directory, empty, not a capture,
 /// or written by a newer dredge; or a key file that is not a key.
 pub const INPUT: u8 = 3;

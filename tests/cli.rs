@@ -382,3 +382,25 @@ fn the_bundled_sample_replays_to_its_recorded_findings() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), want);
     assert_eq!(want.lines().count(), 3);
 }
+
+#[test]
+fn a_filter_that_does_not_compile_is_a_usage_error() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/synthetic-httpd.dcap");
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.parquet");
+    let events = events.to_str().unwrap();
+    for args in [
+        &["print", sample, "proc.nme=sh"][..],
+        &["export", sample, "--events", events, "proc.name=sh and ("],
+    ] {
+        let out = dredge(args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("dredge: filter \""), "{args:?}");
+        assert!(!Path::new(events).exists());
+    }
+    let scap = dir.path().join("x.scap");
+    let out = dredge(&["export", sample, "-o", scap.to_str().unwrap(), "proc.name=sh"]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applies to --events only"));
+    assert!(!scap.exists());
+}

@@ -32,7 +32,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return events(&args, out);
     }
     if !args.filter.is_empty() {
-        anyhow::bail!("a filter applies to --events only; .scap export writes every event");
+        eprintln!("dredge: a filter applies to --events only; .scap export writes every event");
+        return Ok(crate::exit::USAGE);
     }
     let Some(output) = &args.output else { anyhow::bail!("-o OUT.scap or --events OUT.parquet") };
     let opened = super::open_capture(&args.input)?;
@@ -58,7 +59,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 /// `export --events`: the filtered events to Parquet, written beside `out` and renamed into
 /// place when complete.
 fn events(args: &Args, out: &Path) -> anyhow::Result<u8> {
-    let filter = super::print::compile_filter(&args.filter)?;
+    let filter = match super::print::compile_filter(&args.filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("dredge: {e:#}");
+            return Ok(crate::exit::USAGE);
+        }
+    };
     let opened = super::open_capture(&args.input)?;
     let partial = out.with_extension("parquet.partial");
     let failed = |e: &dyn std::fmt::Display| {

@@ -110,7 +110,13 @@ pub(crate) fn compile_filter(words: &[String]) -> anyhow::Result<Option<Filter>>
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let filter = compile_filter(&args.filter)?;
+    let filter = match compile_filter(&args.filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("dredge: {e:#}");
+            return Ok(crate::exit::USAGE);
+        }
+    };
     let format_text = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
     let (all, format_text) = match format_text.strip_prefix('*') {
         Some(rest) => (true, rest),
