@@ -334,7 +334,13 @@ fn rules_check_list_and_explain() {
     let o = dredge(&["rules", "check", bad.to_str().unwrap()]);
     assert_eq!(code(&o), 1, "{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("invalid_rule_without_output.yaml:1:3: error (LOAD_ERR_YAML_VALIDATE): Item has no mapping for key 'output'"), "{out}");
+    assert!(
+        out.contains(
+            "invalid_rule_without_output.yaml:1:3: error (LOAD_ERR_YAML_VALIDATE): \
+            Item has no mapping for key 'output'"
+        ),
+        "{out}"
+    );
 
     let o = dredge(&["rules", "list", stable.to_str().unwrap()]);
     assert_eq!(code(&o), 0);

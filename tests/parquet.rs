@@ -32,8 +32,8 @@ fn python() -> Option<String> {
 /// Runs `sql` in DuckDB; one line per row, values separated by `|`.
 fn duckdb(python: &str, sql: &str) -> Vec<String> {
     let script = "import duckdb, sys\n\
-                  for row in duckdb.sql(sys.argv[1]).fetchall():\n    \
-                  print('|'.join(str(v) for v in row))\n";
+    for row in duckdb.sql(sys.argv[1]).fetchall():\n    \
+    print('|'.join(str(v) for v in row))\n";
     let out = Command::new(python).args(["-c", script, sql]).output().unwrap();
     assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
@@ -65,7 +65,7 @@ fn replay_findings_read_back_in_duckdb() {
         &python,
         &format!(
             "select typeof(tags), typeof(proc_ancestors), typeof(output_fields), typeof(time) \
-             from '{file}' limit 1"
+            from '{file}' limit 1"
         ),
     );
     let types: Vec<&str> = types[0].split('|').collect();
@@ -80,18 +80,21 @@ fn replay_findings_read_back_in_duckdb() {
         &python,
         &format!(
             "select rule, priority, len(tags), list_contains(tags, 'dredge'), \
-             output_fields.\"fd.name\", output_fields.\"user.name\", user_name, \
-             proc_ancestors[1], container_id, evt_type, block is not null, \
-             epoch_ns(output_fields.\"evt.time\") = epoch_ns(time) \
-             from '{file}' order by event"
+            output_fields.\"fd.name\", output_fields.\"user.name\", user_name, \
+            proc_ancestors[1], container_id, evt_type, block is not null, \
+            epoch_ns(output_fields.\"evt.time\") = epoch_ns(time) \
+            from '{file}' order by event"
         ),
     );
     assert_eq!(
         rows,
         [
-            "Shell started in a container|Notice|3|True|None|www-data|www-data|httpd|b199b3b57988|execve|True|True",
-            "Sensitive file opened|Warning|3|True|/etc/shadow|www-data|www-data|httpd|b199b3b57988|open|True|True",
-            "Write below binary directory|Error|3|True|/usr/bin/.cache|www-data|www-data|httpd|b199b3b57988|openat|True|True",
+            "Shell started in a container|Notice|3|True|None|www-data|www-data|httpd|b199b3b57988|e\
+            xecve|True|True",
+            "Sensitive file opened|Warning|3|True|/etc/shadow|www-data|www-data|httpd|b199b3b57988|\
+            open|True|True",
+            "Write below binary directory|Error|3|True|/usr/bin/.cache|www-data|www-data|httpd|b199\
+            b3b57988|openat|True|True",
         ]
     );
     let tags = duckdb(&python, &format!("select distinct unnest(tags) t from '{file}' order by t"));
@@ -102,7 +105,7 @@ fn replay_findings_read_back_in_duckdb() {
         &python,
         &format!(
             "select decode(value) from parquet_kv_metadata('{file}') \
-             where decode(key) = 'dredge.schema'"
+            where decode(key) = 'dredge.schema'"
         ),
     );
     assert_eq!(meta, ["dredge.findings/1"]);
@@ -167,7 +170,7 @@ fn exported_events_read_back_in_duckdb() {
         &python,
         &format!(
             "select typeof(time), typeof(proc_ancestors), typeof(fd_num), typeof(user_uid) \
-             from '{file}' limit 1"
+            from '{file}' limit 1"
         ),
     );
     assert_eq!(types, ["TIMESTAMPTZ_NS|VARCHAR[]|BIGINT|UBIGINT"]);
@@ -175,7 +178,7 @@ fn exported_events_read_back_in_duckdb() {
         &python,
         &format!(
             "select proc_ancestors[1], fd_num, user_uid, block is not null from '{file}' \
-             order by evt_num desc limit 1"
+            order by evt_num desc limit 1"
         ),
     );
     assert_eq!(last, ["httpd|6|33|True"]);
@@ -183,7 +186,7 @@ fn exported_events_read_back_in_duckdb() {
         &python,
         &format!(
             "select decode(value) from parquet_kv_metadata('{file}') \
-             where decode(key) = 'dredge.schema'"
+            where decode(key) = 'dredge.schema'"
         ),
     );
     assert_eq!(meta, ["dredge.events/1"]);

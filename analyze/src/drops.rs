@@ -65,7 +65,8 @@ impl DropPolicy {
         {
             if ignore && self.actions.contains(&a) {
                 return Err(format!(
-                    "syscall event drop action \"{name}\" does not make sense with the \"ignore\" action"
+                    "syscall event drop action \"{name}\" does not make sense with the \"ignore\" \
+                    action"
                 ));
             }
         }

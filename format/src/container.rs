@@ -144,9 +144,11 @@ mod tests {
 
     #[test]
     fn container_json_of_both_forms() {
-        let wrapped = r#"{"container":{"id":"ad8301db070e","image":"nginx:latest","name":"mitm_nginx","type":0,
+        let wrapped = r#"{"container":{"id":"ad8301db070e","image":"nginx:latest",
+            "name":"mitm_nginx","type":0,
             "labels":{"io.kubernetes.pod.name":"web","io.kubernetes.pod.namespace":"prod"},
-            "Mounts":[{"Source":"/a","Destination":"/b","Mode":"","RW":true,"Propagation":"rprivate"}]}}"#;
+            "Mounts":[{"Source":"/a","Destination":"/b","Mode":"","RW":true,
+            "Propagation":"rprivate"}]}}"#;
         let c = from_json(wrapped).unwrap();
         assert_eq!(
             (c.id.as_str(), c.name.as_str(), c.runtime.as_str()),

@@ -169,7 +169,11 @@ impl Generator {
                 exepath: b"/usr/local/apache2/bin/httpd".to_vec(),
                 args: b"-DFOREGROUND\0".to_vec(),
                 cwd: b"/usr/local/apache2/".to_vec(),
-                env: b"PATH=/usr/local/apache2/bin:/usr/local/sbin:/usr/bin\0HTTPD_PREFIX=/usr/local/apache2\0".to_vec(),
+                env: [
+                    &b"PATH=/usr/local/apache2/bin:/usr/local/sbin:/usr/bin\0"[..],
+                    b"HTTPD_PREFIX=/usr/local/apache2\0",
+                ]
+                .concat(),
                 root: b"/".to_vec(),
                 uid: 33,
                 gid: 33,
@@ -430,7 +434,8 @@ impl Generator {
                 let res = if r.chance(0.14) {
                     let doc = DOCS[r.below(5) as usize];
                     let req = format!(
-                        "GET {} HTTP/1.0\r\nHost: 172.17.0.4\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n",
+                        "GET {} HTTP/1.0\r\nHost: 172.17.0.4\r\nUser-Agent: \
+                        ApacheBench/2.3\r\nAccept: */*\r\n\r\n",
                         &doc[25..]
                     );
                     let n = req.len().min(80);
@@ -536,7 +541,12 @@ impl Generator {
             Action::Clone => {
                 emit(&EventHeader { code: 222, ..enter }, &[]);
                 let child = 10_500 + r.below(2_000) as i64;
-                let cgroups = format!("cpuset=/docker/b199b3b579885d7a8e2c0f41b3c9a6e4d2f1b0c8a7e6d5c4b3a2918f7e6d5c4b\0cpu=/docker/b199b3b579885d7a8e2c0f41b3c9a6e4d2f1b0c8a7e6d5c4b3a2918f7e6d5c4b\0{}", "memory=/docker/b199b3b579885d7a8e2c0f41b3c9a6e4d2f1b0c8a7e6d5c4b3a2918f7e6d5c4b\0".repeat(10));
+                let cgroup =
+                    "/docker/b199b3b579885d7a8e2c0f41b3c9a6e4d2f1b0c8a7e6d5c4b3a2918f7e6d5c4b";
+                let cgroups = format!(
+                    "cpuset={cgroup}\0cpu={cgroup}\0{}",
+                    format!("memory={cgroup}\0").repeat(10)
+                );
                 for (res, t) in [(child, tid), (0, child)] {
                     let h = EventHeader { code: 223, tid: t, ..exit };
                     emit(
@@ -591,7 +601,10 @@ impl Generator {
             }
             Action::Mount => {
                 emit(&EventHeader { code: 256, ..enter }, &[&u32b(20480)]);
-                emit(&EventHeader { code: 257, ..exit }, &[&i64b(0), b"/var/lib/docker/containers/b199b3b57988/hosts\0", b"/var/lib/docker/overlay2/0b620165364f8f7a5b97c64bd52e67ba/merged/etc/hosts\0", b"bind\0"]);
+                let source = b"/var/lib/docker/containers/b199b3b57988/hosts\0";
+                let target =
+                    b"/var/lib/docker/overlay2/0b620165364f8f7a5b97c64bd52e67ba/merged/etc/hosts\0";
+                emit(&EventHeader { code: 257, ..exit }, &[&i64b(0), source, target, b"bind\0"]);
             }
         }
         self.ts = self.ts.max(exit_ts);

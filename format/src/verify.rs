@@ -131,7 +131,8 @@ impl<'a> Walk<'a> {
             }
             Some(Some(p)) if p.major > VERSION_MAJOR => {
                 return Err(format!(
-                    "capture format version {}.{} is newer than this dredge reads ({VERSION_MAJOR}.x)",
+                    "capture format version {}.{} is newer than this dredge reads \
+                    ({VERSION_MAJOR}.x)",
                     p.major, p.minor
                 ));
             }

@@ -342,7 +342,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn everything_written_reads_back(meta in metadata(), items in prop::collection::vec(item(), 0..120), sign in any::<bool>()) {
+    fn everything_written_reads_back(
+        meta in metadata(),
+        items in prop::collection::vec(item(), 0..120),
+        sign in any::<bool>(),
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rt.dcap");
         let key = sign::SigningKey::from_bytes(&[9u8; 32]);
@@ -398,7 +402,8 @@ proptest! {
 
         let report = verify::verify(&path, sign.then(|| key.verifying_key()).as_ref()).unwrap();
         prop_assert!(report.ok(), "{:?}", report.problems);
-        let kinds: std::collections::BTreeSet<BlockKind> = c.blocks().iter().map(|b| b.header.kind).collect();
+        let kinds: std::collections::BTreeSet<BlockKind> =
+            c.blocks().iter().map(|b| b.header.kind).collect();
         prop_assert!(kinds.contains(&BlockKind::Header));
     }
 }

@@ -250,7 +250,7 @@ fn version_text(v: (u64, u64, u64)) -> String {
 }
 
 const APPEND_DEPRECATED: &str = "The 'append' key is deprecated. Add an 'append' entry (e.g. \
-     'condition: append') under 'override' instead.";
+'condition: append') under 'override' instead.";
 
 const LIST_KEYS: [&str; 4] = ["list", "items", "append", "override"];
 const MACRO_KEYS: [&str; 4] = ["macro", "condition", "append", "override"];
@@ -403,7 +403,8 @@ impl Collection {
                         if !matches!(item.kind, Kind::Map(_)) {
                             return Err(ctx.fail(
                                 Code::ErrYamlValidate,
-                                "Unexpected element type. Each element should be a yaml associative array.",
+                                "Unexpected element type. Each element should be a yaml \
+                                associative array.",
                             ));
                         }
                         self.load_item(ctx, item)?;
@@ -444,7 +445,10 @@ impl Collection {
         let Some(v) = parse_version(&text) else {
             return Err(ctx.fail(
                 Code::ErrYamlValidate,
-                format!("Unable to parse engine version '{text}' as a semver string. Expected \\\"x.y.z\\\" semver format."),
+                format!(
+                    "Unable to parse engine version '{text}' as a semver string. Expected \
+                    \\\"x.y.z\\\" semver format."
+                ),
             ));
         };
         unknown_keys(ctx, item, &["required_engine_version"]);
@@ -527,7 +531,13 @@ impl Collection {
         };
         unknown_keys(ctx, item, &LIST_KEYS);
         if !valid_list_name(&name) {
-            ctx.warn(Code::InvalidListName, format!("List has an invalid name. List names should match a regular expression: {LIST_NAME_RE}"));
+            ctx.warn(
+                Code::InvalidListName,
+                format!(
+                    "List has an invalid name. List names should \
+                    match a regular expression: {LIST_NAME_RE}"
+                ),
+            );
         }
         let append = self.append_mode(ctx, item, "items")?;
         let existing = self.lists.iter().position(|l| l.name == name);
@@ -535,7 +545,8 @@ impl Collection {
         match (append, existing) {
             (true, None) => Err(ctx.fail(
                 Code::ErrValidate,
-                "List uses 'append' or 'override.items: append' but no list by that name already exists",
+                "List uses 'append' or 'override.items: append' but no list by that name already \
+                exists",
             )),
             (true, Some(i)) => {
                 let l = &mut self.lists[i];
@@ -545,11 +556,19 @@ impl Collection {
             }
             (false, Some(i)) => {
                 let l = &mut self.lists[i];
-                (l.items, l.visibility, l.pos, l.file) = (items, visibility, item.pos, ctx.file.clone());
+                (l.items, l.visibility, l.pos, l.file) =
+                    (items, visibility, item.pos, ctx.file.clone());
                 Ok(())
             }
             (false, None) => {
-                self.lists.push(ListDef { name, items, index: visibility, visibility, file: ctx.file.clone(), pos: item.pos });
+                self.lists.push(ListDef {
+                    name,
+                    items,
+                    index: visibility,
+                    visibility,
+                    file: ctx.file.clone(),
+                    pos: item.pos,
+                });
                 Ok(())
             }
         }
@@ -562,7 +581,11 @@ impl Collection {
         let condition_pos = item.get("condition").map_or(item.pos, |n| n.pos);
         unknown_keys(ctx, item, &MACRO_KEYS);
         if !valid_macro_name(&name) {
-            ctx.warn(Code::InvalidMacroName, "Macro has an invalid name. Macro names should match a regular expression: ^[a-zA-Z]+[a-zA-Z0-9_]*$");
+            ctx.warn(
+                Code::InvalidMacroName,
+                "Macro has an invalid name. Macro names should match \
+                a regular expression: ^[a-zA-Z]+[a-zA-Z0-9_]*$",
+            );
         }
         let append = self.append_mode(ctx, item, "condition")?;
         let existing = self.macros.iter().position(|m| m.name == name);
@@ -570,7 +593,8 @@ impl Collection {
         match (append, existing) {
             (true, None) => Err(ctx.fail(
                 Code::ErrValidate,
-                "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists",
+                "Macro uses 'append' or 'override.condition: append' but no macro by that name \
+                already exists",
             )),
             (true, Some(i)) => {
                 let m = &mut self.macros[i];
@@ -580,13 +604,22 @@ impl Collection {
             }
             (false, Some(i)) => {
                 let m = &mut self.macros[i];
-                (m.condition, m.visibility, m.pos, m.condition_pos) = (condition, visibility, item.pos, condition_pos);
+                (m.condition, m.visibility, m.pos, m.condition_pos) =
+                    (condition, visibility, item.pos, condition_pos);
                 m.file = ctx.file.clone();
                 Ok(())
             }
             (false, None) => {
                 let file = ctx.file.clone();
-                self.macros.push(MacroDef { name, condition, index: visibility, visibility, file, pos: item.pos, condition_pos });
+                self.macros.push(MacroDef {
+                    name,
+                    condition,
+                    index: visibility,
+                    visibility,
+                    file,
+                    pos: item.pos,
+                    condition_pos,
+                });
                 Ok(())
             }
         }
@@ -601,13 +634,24 @@ impl Collection {
         }
         let Some(ov) = item.get("override") else { return Ok(append) };
         if append {
-            return Err(ctx.fail(Code::ErrYamlValidate, "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."));
+            return Err(ctx.fail(
+                Code::ErrYamlValidate,
+                "Keys 'override' and 'append: true' cannot \
+                be used together. Add an 'append' entry (e.g. 'condition: append') under \
+                'override' instead.",
+            ));
         }
         let op = ov.get(key).and_then(Node::as_str).unwrap_or("");
         match op {
             "append" => Ok(true),
             "replace" => Ok(false),
-            other => Err(ctx.fail(Code::ErrYamlValidate, format!("Invalid override operation for key '{key}': '{other}'. Allowed values are: append replace"))),
+            other => Err(ctx.fail(
+                Code::ErrYamlValidate,
+                format!(
+                    "Invalid override operation for \
+                    key '{key}': '{other}'. Allowed values are: append replace"
+                ),
+            )),
         }
     }
 
@@ -632,13 +676,22 @@ impl Collection {
         }
         if let Some(ov) = item.get("override") {
             if append {
-                return Err(ctx.fail(Code::ErrYamlValidate, "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."));
+                return Err(ctx.fail(
+                    Code::ErrYamlValidate,
+                    "Keys 'override' and 'append: true' \
+                    cannot be used together. Add an 'append' entry (e.g. 'condition: append') \
+                    under 'override' instead.",
+                ));
             }
             return self.rule_override(ctx, item, ov, existing);
         }
         if append {
             let Some(i) = existing else {
-                return Err(ctx.fail(Code::ErrValidate, "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"));
+                return Err(ctx.fail(
+                    Code::ErrValidate,
+                    "Rule uses 'append' or 'override.<key>: \
+                    append' but no rule by that name already exists",
+                ));
             };
             let has_cond = item.get("condition").is_some();
             let has_exc = item.get("exceptions").is_some();
@@ -679,7 +732,7 @@ impl Collection {
             ctx.warn(
                 Code::DeprecatedItem,
                 "The standalone 'enabled' key usage is deprecated. The correct approach requires \
-                 also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').",
+                also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').",
             );
             self.rules[i].enabled = enabled;
             return Ok(());
@@ -744,7 +797,13 @@ impl Collection {
                 "append" => true,
                 "replace" => false,
                 other => {
-                    return Err(ctx.fail(Code::ErrYamlValidate, format!("Invalid override operation for key '{key}': '{other}'. Allowed values are: append replace")));
+                    return Err(ctx.fail(
+                        Code::ErrYamlValidate,
+                        format!(
+                            "Invalid override operation \
+                            for key '{key}': '{other}'. Allowed values are: append replace"
+                        ),
+                    ));
                 }
             };
             if append && !APPENDABLE.contains(&key.as_str()) {
@@ -778,10 +837,10 @@ impl Collection {
             // Falco names the key as a placeholder in both messages.
             let text = if ops[0].1 {
                 "Rule uses 'append' or 'override.<key>: append' but no rule by that name already \
-                 exists"
+                exists"
             } else {
                 "An 'override.<key>: replace' to a rule was requested but no rule by that name \
-                 already exists"
+                already exists"
             };
             return Err(ctx.fail(Code::ErrValidate, text));
         };
@@ -1045,7 +1104,12 @@ fn exceptions(
                 }
                 (OneOrMany::One(_), OneOrMany::One(c)) => {
                     if !is_list_comp(c) {
-                        return Err(ctx.fail(Code::ErrValidate, "When fields is a single value, comps must be one of (in, pmatch, intersects) or a modifier operator (e.g. startswith oneof)"));
+                        return Err(ctx.fail(
+                            Code::ErrValidate,
+                            "When fields is a single value, \
+                            comps must be one of (in, pmatch, intersects) or a modifier operator \
+                            (e.g. startswith oneof)",
+                        ));
                     }
                 }
                 _ => {

@@ -425,7 +425,8 @@ fn compile_compare(c: &Compare, catalogue: &dyn Catalogue) -> Result<Check, Comp
         }
         if r.spec.ty != ty || r.spec.list != field.spec.list {
             return Err(error(format!(
-                "field '{}' has type '{}' while the right-hand side field '{}' has incompatible type '{}'",
+                "field '{}' has type '{}' while the right-hand side field '{}' has incompatible \
+                type '{}'",
                 field.name,
                 ty.name(),
                 r.name,

@@ -203,7 +203,10 @@ pub fn expand(collection: &Collection, texts: &HashMap<String, String>) -> Expan
             def.output = def.output.replace("%container.info", "").trim().to_string();
             let w = ex.message(
                 Code::DeprecatedItem,
-                "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.".into(),
+                "%container.info is deprecated and no more useful, and will be dropped by Falco \
+                1.0.0. The container plugin will automatically add required fields to the \
+                output message."
+                    .into(),
                 loc(),
             );
             out.warnings.push(w);

@@ -124,7 +124,9 @@ fn build(c: &Collection, texts: &HashMap<String, String>) -> (Ruleset, Vec<Messa
                 texts,
                 r,
                 Code::NoEvttype,
-                "Rule matches too many evt.type values. This has a significant performance penalty.".into(),
+                "Rule matches too many evt.type values. \
+                This has a significant performance penalty."
+                    .into(),
             ));
         }
         let enabled = r.enabled;

@@ -167,7 +167,8 @@ fn malformed_conditions_give_one_clear_message() {
 
 #[test]
 fn suggested_container_fields_can_be_appended() {
-    let text = "- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o=%proc.name\n  priority: INFO\n";
+    let text = "- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o=%proc.name\n  \
+    priority: INFO\n";
     let mut loaded = load(&[("a.yaml".into(), text.into())]);
     loaded
         .ruleset

@@ -302,7 +302,8 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
                         return (None, false);
                     }
                     let msg = format!(
-                        "Falco internal: syscall event drop. {} system calls dropped in last second.",
+                        "Falco internal: syscall event drop. {} system calls dropped in last \
+                        second.",
                         occ.dropped
                     );
                     if actions.contains(&DropAction::Log) || actions.contains(&DropAction::Exit) {

@@ -185,7 +185,11 @@ impl<R: Read> Reader<R> {
         if got < rest {
             return Err(self.fail(
                 start,
-                format!("block type {block_type:#x} of {total} bytes is cut short: the file ends after {} (truncated?)", got + 8),
+                format!(
+                    "block type {block_type:#x} of {total} bytes is cut short: the file ends \
+                    after {} (truncated?)",
+                    got + 8
+                ),
             ));
         }
         self.pos += u64::from(total);
@@ -193,7 +197,10 @@ impl<R: Read> Reader<R> {
         if trailer != total {
             return Err(self.fail(
                 start,
-                format!("block type {block_type:#x}: trailing length {trailer} differs from leading length {total}"),
+                format!(
+                    "block type {block_type:#x}: trailing length {trailer} differs from \
+                    leading length {total}"
+                ),
             ));
         }
         let body_at = start + 8;
