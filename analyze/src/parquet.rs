@@ -399,9 +399,6 @@ pub fn write_findings(
     for rows in findings.chunks(BATCH_ROWS) {
         writer.write(&batch(&schema, columns, rows)?)?;
     }
-    if findings.is_empty() {
-        writer.write(&batch(&schema, columns, &[])?)?;
-    }
     writer.close()?;
     Ok(())
 }
@@ -622,7 +619,7 @@ impl EventsWriter {
 
     /// Writes what is pending and the file's footer; returns the number of rows.
     pub fn finish(mut self) -> Result<u64, parquet::errors::ParquetError> {
-        if self.pending > 0 || self.rows == 0 {
+        if self.pending > 0 {
             self.flush()?;
         }
         self.writer.close()?;

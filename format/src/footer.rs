@@ -131,6 +131,11 @@ pub fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// Lower-case hex, as digests and fingerprints are printed.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The signature block's payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {

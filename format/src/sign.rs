@@ -71,5 +71,5 @@ pub fn verifying_key_pem(key: &VerifyingKey) -> String {
 
 /// A short printable name for a public key: the first 16 hex digits of its SHA-256.
 pub fn fingerprint(key: &[u8; 32]) -> String {
-    crate::footer::digest(key)[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::footer::hex(&crate::footer::digest(key)[..8])
 }

@@ -129,10 +129,21 @@ pub fn text_line(rule: &Rule, ts: u64, message: &str, format: &AlertFormat) -> S
 pub fn json_alert(rule: &Rule, ts: u64, fields: &dyn Fields, format: &AlertFormat) -> String {
     let (message, values) = render(&rule.output, fields);
     let line = text_line(rule, ts, &message, format);
+    json_line(rule, ts, &line, &values, format)
+}
+
+/// The JSON alert around an already rendered text `line` and its field `values`.
+pub fn json_line(
+    rule: &Rule,
+    ts: u64,
+    line: &str,
+    values: &[(String, serde_json::Value)],
+    format: &AlertFormat,
+) -> String {
     let s = |v: &str| serde_json::Value::from(v).to_string();
     let mut out = format!("{{\"hostname\":{}", s(&format.hostname));
     if format.include_output {
-        out.push_str(&format!(",\"output\":{}", s(&line)));
+        out.push_str(&format!(",\"output\":{}", s(line)));
     }
     out.push_str(&format!(
         ",\"priority\":{},\"rule\":{},\"source\":{}",
@@ -150,7 +161,7 @@ pub fn json_alert(rule: &Rule, ts: u64, fields: &dyn Fields, format: &AlertForma
         let mut map = serde_json::Map::new();
         map.insert(time_key.into(), ts.into());
         for (k, v) in values {
-            map.insert(k, v);
+            map.insert(k.clone(), v.clone());
         }
         out.push_str(&format!(", \"output_fields\": {}", serde_json::Value::Object(map)));
     }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use dredge_analyze::drops::{DropAction, DropPolicy};
 use dredge_analyze::parquet::{Finding, output_columns, write_findings};
 use dredge_analyze::replay::{Matching, Report, replay_parallel};
-use dredge_rules::alert::{self, AlertFormat, json_alert, text_alert};
+use dredge_rules::alert::{self, AlertFormat};
 use dredge_rules::collect::Priority;
 use dredge_rules::ruleset::{Selection, load};
 
@@ -177,19 +177,24 @@ fn internal_alert(msg: &str, ts: u64, format: &AlertFormat, json: bool) -> Strin
 /// when `--parquet` asked for one.
 type Rendered = (String, Option<Finding>);
 
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Event blocks as (first event, end, sequence number), by first event.
+fn event_ranges(capture: &dredge_format::Capture) -> Vec<(u64, u64, u32)> {
+    let mut ranges: Vec<_> = capture
+        .event_entries()
+        .map(|e| {
+            let h = &e.header;
+            (h.first_event, h.first_event + u64::from(h.count), h.seq)
+        })
+        .collect();
+    ranges.sort_unstable();
+    ranges
 }
 
 /// The sequence number of the event block that holds event `num`.
-fn block_of(capture: &dredge_format::Capture, num: u64) -> Option<u32> {
-    capture
-        .event_entries()
-        .find(|e| {
-            (e.header.first_event..e.header.first_event + u64::from(e.header.count)).contains(&num)
-        })
-        .map(|e| e.header.seq)
+fn block_of(ranges: &[(u64, u64, u32)], num: u64) -> Option<u32> {
+    let i = ranges.partition_point(|&(first, _, _)| first <= num).checked_sub(1)?;
+    let (_, end, seq) = ranges[i];
+    (num < end).then_some(seq)
 }
 
 /// Applies Falco-style `-o key=value` settings.
@@ -281,15 +286,15 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             match r {
                 Report::Finding { rule, event, fields } => {
                     let rule = &ruleset.rules[*rule];
+                    let (message, values) = alert::render(&rule.output, *fields);
+                    let text = alert::text_line(rule, event.ts(), &message, &format);
                     let line = if args.json {
-                        json_alert(rule, event.ts(), *fields, &format)
+                        alert::json_line(rule, event.ts(), &text, &values, &format)
                     } else {
-                        text_alert(rule, event.ts(), *fields, &format)
+                        text.clone()
                     };
                     let finding = args.parquet.is_some().then(|| {
-                        let (message, values) = alert::render(&rule.output, *fields);
-                        let output = alert::text_line(rule, event.ts(), &message, &format);
-                        let mut f = Finding::new(rule, event.ts(), *fields, output, values);
+                        let mut f = Finding::new(rule, event.ts(), *fields, text, values);
                         f.hostname = format.hostname.clone();
                         f.event = event.num;
                         f
@@ -331,7 +336,8 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             &|done| bar.set_position(done),
         );
         bar.finish_and_clear();
-        let digest = capture.footer().map(|f| hex(&f.digest));
+        let digest = capture.footer().map(|f| dredge_format::footer::hex(&f.digest));
+        let ranges = if args.parquet.is_some() { event_ranges(capture) } else { Vec::new() };
         for line in lines {
             if line.kind == 1 {
                 let rule = &ruleset.rules[line.rule];
@@ -343,7 +349,7 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             writeln!(stdout, "{text}").context("writing findings")?;
             if let Some(mut f) = finding {
                 f.capture_digest = digest.clone();
-                f.block = block_of(capture, f.event);
+                f.block = block_of(&ranges, f.event);
                 findings.push(f);
             }
         }

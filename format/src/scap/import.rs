@@ -283,5 +283,5 @@ fn file_digest(path: &Path) -> Result<String, Error> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finish().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::footer::hex(&hasher.finish()))
 }
