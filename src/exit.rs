@@ -38,10 +38,42 @@ pub fn code(c: u8) -> ExitCode {
     ExitCode::from(c)
 }
 
-/// The documented code for a library error.
+/// A command line that names something wrong in a way clap cannot check (a filter that does
+/// not compile): exit code [`USAGE`].
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+/// An input that cannot be used at all (a rules file that cannot be read): exit code
+/// [`INPUT`].
+#[derive(Debug)]
+pub struct Unusable(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+impl std::error::Error for Unusable {}
+
+/// The documented code for an error: by its type (a capture error, [`Usage`], [`Unusable`]),
+/// else "writing an output failed".
 pub fn for_error(err: &anyhow::Error) -> u8 {
     use dredge_format::Error as E;
     for cause in err.chain() {
+        if cause.is::<Usage>() {
+            return USAGE;
+        }
+        if cause.is::<Unusable>() {
+            return INPUT;
+        }
         if let Some(e) = cause.downcast_ref::<E>() {
             return match e {
                 E::Block { .. } => DAMAGED,

@@ -410,3 +410,23 @@ fn a_filter_that_does_not_compile_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("applies to --events only"));
     assert!(!scap.exists());
 }
+
+#[test]
+fn unreadable_inputs_and_bad_formats_have_their_codes() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/synthetic-httpd.dcap");
+    let missing = "/nonexistent-dir/rules.yaml";
+    for args in [&["replay", "-r", missing, sample][..], &["rules", "list", missing]] {
+        let out = dredge(args);
+        assert_eq!(code(&out), 3, "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("/nonexistent-dir/rules.yaml: cannot read: "), "{err}");
+    }
+    let out = dredge(&["print", sample, "-p", "%proc.nme"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-p: "));
+    // An OS error is said once, not once per layer.
+    let out = dredge(&["info", "/nonexistent-dir/x.dcap"]);
+    assert_eq!(code(&out), 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}

@@ -11,8 +11,9 @@ use crate::wire::DecodeError;
 /// A capture could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    /// `reason` is part of the message, not a separate cause, so it is shown once.
+    #[error("{}: {reason}", path.display())]
+    Io { path: PathBuf, reason: io::Error },
     #[error("{}: is a directory, not a capture file", path.display())]
     IsDirectory { path: PathBuf },
     #[error("{}: empty file (0 bytes), not a capture", path.display())]
@@ -35,7 +36,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), reason: source }
     }
 }
 

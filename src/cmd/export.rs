@@ -7,6 +7,8 @@ use dredge_analyze::parquet::EventsWriter;
 use dredge_format::scap;
 use dredge_rules::eval::eval;
 
+use crate::exit::Usage;
+
 /// Write a capture as a .scap file that sysdig and Falco read (-o), or its events with their
 /// process, fd and container context as Parquet (--events; schema: docs/parquet.md).
 #[derive(clap::Args)]
@@ -32,8 +34,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return events(&args, out);
     }
     if !args.filter.is_empty() {
-        eprintln!("dredge: a filter applies to --events only; .scap export writes every event");
-        return Ok(crate::exit::USAGE);
+        let why = "a filter applies to --events only; .scap export writes every event";
+        return Err(Usage(why.into()).into());
     }
     let Some(output) = &args.output else { anyhow::bail!("-o OUT.scap or --events OUT.parquet") };
     let opened = super::open_capture(&args.input)?;
@@ -59,13 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 /// `export --events`: the filtered events to Parquet, written beside `out` and renamed into
 /// place when complete.
 fn events(args: &Args, out: &Path) -> anyhow::Result<u8> {
-    let filter = match super::print::compile_filter(&args.filter) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("dredge: {e:#}");
-            return Ok(crate::exit::USAGE);
-        }
-    };
+    let filter = super::print::compile_filter(&args.filter)?;
     let opened = super::open_capture(&args.input)?;
     let partial = out.with_extension("parquet.partial");
     let failed = |e: &dyn std::fmt::Display| {

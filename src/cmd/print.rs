@@ -15,6 +15,8 @@ use dredge_rules::eval::eval;
 use dredge_rules::output::parse_format;
 use dredge_rules::parse_condition;
 
+use crate::exit::Usage;
+
 /// sysdig's default line.
 const DEFAULT_FORMAT: &str =
     "*%evt.num %evt.time %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.args";
@@ -98,31 +100,27 @@ pub(crate) fn walk(
     Ok(damaged)
 }
 
-/// Compiles a filter given as words (joined by spaces); `None` for no words.
+/// Compiles a filter given as words (joined by spaces); `None` for no words. A filter that
+/// does not compile is a usage error.
 pub(crate) fn compile_filter(words: &[String]) -> anyhow::Result<Option<Filter>> {
     if words.is_empty() {
         return Ok(None);
     }
     let text = words.join(" ");
-    let expr = parse_condition(&text).with_context(|| format!("filter {text:?}"))?;
-    let filter = compile(&expr, fields()).map_err(|e| anyhow::anyhow!("filter {text:?}: {e}"))?;
+    let usage = |e: &dyn std::fmt::Display| Usage(format!("filter {text:?}: {e}"));
+    let expr = parse_condition(&text).map_err(|e| usage(&e))?;
+    let filter = compile(&expr, fields()).map_err(|e| usage(&e))?;
     Ok(Some(filter))
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let filter = match compile_filter(&args.filter) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("dredge: {e:#}");
-            return Ok(crate::exit::USAGE);
-        }
-    };
+    let filter = compile_filter(&args.filter)?;
     let format_text = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
     let (all, format_text) = match format_text.strip_prefix('*') {
         Some(rest) => (true, rest),
         None => (false, format_text),
     };
-    let pieces = parse_format(format_text, fields()).map_err(|e| anyhow::anyhow!("-p: {e}"))?;
+    let pieces = parse_format(format_text, fields()).map_err(|e| Usage(format!("-p: {e}")))?;
 
     let opened = super::open_capture(&args.file)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -6,9 +6,10 @@ mod list;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Subcommand;
 use dredge_rules::ruleset::{Loaded, load};
+
+use crate::exit::Unusable;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -32,7 +33,7 @@ fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     for p in paths {
         if p.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("{}: cannot read directory", p.display()))?
+                .map_err(|e| Unusable(format!("{}: cannot read directory: {e}", p.display())))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                 .collect();
@@ -53,8 +54,8 @@ fn display_name(p: &Path) -> String {
 pub fn read_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for p in expand_paths(paths)? {
-        let text =
-            std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| Unusable(format!("{}: cannot read: {e}", p.display())))?;
         files.push((display_name(&p), text));
     }
     Ok(files)
