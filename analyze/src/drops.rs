@@ -13,9 +13,11 @@ use dredge_format::state::DropRecord;
 /// Every drop record of a capture's state blocks.
 pub fn records(capture: &Capture) -> Vec<DropRecord> {
     capture
-        .states()
-        .filter_map(|(_, s)| match s {
-            Ok(dredge_format::State::Drops(d)) => Some(d),
+        .blocks()
+        .iter()
+        .filter(|e| e.header.kind == dredge_format::BlockKind::Drops)
+        .filter_map(|e| match capture.decode_state(e) {
+            Some(Ok(dredge_format::State::Drops(d))) => Some(d),
             _ => None,
         })
         .flatten()

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
 
 use dredge_format::event::Event;
 use dredge_format::param::{ParamType, Value};
@@ -15,12 +16,188 @@ use dredge_format::time::Utc;
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
-use crate::state::{Fd, State, Thread};
+use crate::state::{Fd, Thread, View, code, param};
+
+/// The fields replay extracts, by kind: the catalogue's field numbers map to these once, so
+/// extraction switches on a number, not a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum F {
+    EvtNum,
+    EvtType,
+    SyscallType,
+    EvtDir,
+    EvtCpu,
+    EvtTime,
+    EvtTimeIso8601,
+    EvtTimeS,
+    EvtDatetimeS,
+    EvtDatetime,
+    EvtRawtime,
+    EvtRawtimeS,
+    EvtRawtimeNs,
+    EvtHostname,
+    EvtSource,
+    EvtCategory,
+    EvtArgs,
+    EvtRawres,
+    EvtRes,
+    EvtFailed,
+    EvtIsOpenRead,
+    EvtIsOpenWrite,
+    EvtIsOpenExec,
+    EvtIsOpenCreate,
+    ProcName,
+    ProcExe,
+    ProcExepath,
+    ProcArgs,
+    ProcCmdline,
+    ProcCwd,
+    ProcPid,
+    ProcVpid,
+    ProcTty,
+    ProcSid,
+    ThreadTid,
+    ThreadVtid,
+    ProcPpid,
+    ProcPname,
+    ProcPexe,
+    ProcPexepath,
+    ProcPcmdline,
+    ProcAname,
+    ProcApid,
+    ProcAexe,
+    ProcAexepath,
+    ProcAcmdline,
+    UserUid,
+    UserLoginuid,
+    UserName,
+    UserHomedir,
+    UserShell,
+    GroupGid,
+    GroupName,
+    FdNum,
+    FdName,
+    FdNameraw,
+    FdDirectory,
+    FdFilename,
+    FdTypechar,
+    FdType,
+    FdSip,
+    FdCip,
+    FdRip,
+    FdLip,
+    FdSport,
+    FdRport,
+    FdCport,
+    FdLport,
+    ContainerId,
+    ContainerName,
+    ContainerImage,
+    ContainerImageRepository,
+    ContainerImageTag,
+    ContainerImageId,
+    ContainerType,
+    ContainerPrivileged,
+    ContainerFullId,
+    /// A catalogue field replay has no value for.
+    Other,
+}
+
+const KINDS: &[(&str, F)] = &[
+    ("evt.num", F::EvtNum),
+    ("evt.type", F::EvtType),
+    ("syscall.type", F::SyscallType),
+    ("evt.dir", F::EvtDir),
+    ("evt.cpu", F::EvtCpu),
+    ("evt.time", F::EvtTime),
+    ("evt.time.iso8601", F::EvtTimeIso8601),
+    ("evt.time.s", F::EvtTimeS),
+    ("evt.datetime.s", F::EvtDatetimeS),
+    ("evt.datetime", F::EvtDatetime),
+    ("evt.rawtime", F::EvtRawtime),
+    ("evt.rawtime.s", F::EvtRawtimeS),
+    ("evt.rawtime.ns", F::EvtRawtimeNs),
+    ("evt.hostname", F::EvtHostname),
+    ("evt.source", F::EvtSource),
+    ("evt.category", F::EvtCategory),
+    ("evt.args", F::EvtArgs),
+    ("evt.rawres", F::EvtRawres),
+    ("evt.res", F::EvtRes),
+    ("evt.failed", F::EvtFailed),
+    ("evt.is_open_read", F::EvtIsOpenRead),
+    ("evt.is_open_write", F::EvtIsOpenWrite),
+    ("evt.is_open_exec", F::EvtIsOpenExec),
+    ("evt.is_open_create", F::EvtIsOpenCreate),
+    ("proc.name", F::ProcName),
+    ("proc.exe", F::ProcExe),
+    ("proc.exepath", F::ProcExepath),
+    ("proc.args", F::ProcArgs),
+    ("proc.cmdline", F::ProcCmdline),
+    ("proc.cwd", F::ProcCwd),
+    ("proc.pid", F::ProcPid),
+    ("proc.vpid", F::ProcVpid),
+    ("proc.tty", F::ProcTty),
+    ("proc.sid", F::ProcSid),
+    ("thread.tid", F::ThreadTid),
+    ("thread.vtid", F::ThreadVtid),
+    ("proc.ppid", F::ProcPpid),
+    ("proc.pname", F::ProcPname),
+    ("proc.pexe", F::ProcPexe),
+    ("proc.pexepath", F::ProcPexepath),
+    ("proc.pcmdline", F::ProcPcmdline),
+    ("proc.aname", F::ProcAname),
+    ("proc.apid", F::ProcApid),
+    ("proc.aexe", F::ProcAexe),
+    ("proc.aexepath", F::ProcAexepath),
+    ("proc.acmdline", F::ProcAcmdline),
+    ("user.uid", F::UserUid),
+    ("user.loginuid", F::UserLoginuid),
+    ("user.name", F::UserName),
+    ("user.homedir", F::UserHomedir),
+    ("user.shell", F::UserShell),
+    ("group.gid", F::GroupGid),
+    ("group.name", F::GroupName),
+    ("fd.num", F::FdNum),
+    ("fd.name", F::FdName),
+    ("fd.nameraw", F::FdNameraw),
+    ("fd.directory", F::FdDirectory),
+    ("fd.filename", F::FdFilename),
+    ("fd.typechar", F::FdTypechar),
+    ("fd.type", F::FdType),
+    ("fd.sip", F::FdSip),
+    ("fd.cip", F::FdCip),
+    ("fd.rip", F::FdRip),
+    ("fd.lip", F::FdLip),
+    ("fd.sport", F::FdSport),
+    ("fd.rport", F::FdRport),
+    ("fd.cport", F::FdCport),
+    ("fd.lport", F::FdLport),
+    ("container.id", F::ContainerId),
+    ("container.name", F::ContainerName),
+    ("container.image", F::ContainerImage),
+    ("container.image.repository", F::ContainerImageRepository),
+    ("container.image.tag", F::ContainerImageTag),
+    ("container.image.id", F::ContainerImageId),
+    ("container.type", F::ContainerType),
+    ("container.privileged", F::ContainerPrivileged),
+    ("container.full_id", F::ContainerFullId),
+];
+
+/// The kind of catalogue field `id`.
+fn kind_of(id: u32) -> F {
+    static BY_ID: LazyLock<Vec<F>> = LazyLock::new(|| {
+        dredge_rules::catalogue::fields()
+            .iter()
+            .map(|d| KINDS.iter().find(|(n, _)| *n == d.name).map_or(F::Other, |(_, f)| *f))
+            .collect()
+    });
+    BY_ID.get(id as usize).copied().unwrap_or(F::Other)
+}
 
 /// One event in its context.
 pub struct EventFields<'a> {
     pub event: &'a Event<'a>,
-    pub state: &'a State,
+    pub view: &'a View,
     /// The same event with its enter's parameters merged in, when it is shown as recorded
     /// (`dredge print`): fd, path and result fields come from it, as sysdig takes them from
     /// the enter event.
@@ -177,8 +354,8 @@ pub fn render_param(ev: &Event<'_>, i: usize) -> Option<Vec<u8>> {
 }
 
 impl<'a> EventFields<'a> {
-    pub fn new(event: &'a Event<'a>, state: &'a State) -> Self {
-        EventFields { event, state, merged: None }
+    pub fn new(event: &'a Event<'a>, view: &'a View) -> Self {
+        EventFields { event, view, merged: None }
     }
 
     /// Where parameters come from.
@@ -187,43 +364,26 @@ impl<'a> EventFields<'a> {
     }
 
     fn thread(&self) -> Option<&'a Thread> {
-        self.state.thread(self.event.tid())
+        self.view.thread.as_deref()
     }
 
     /// The syscall's return value: its `res` parameter (or the returned `fd`).
     fn result(&self) -> Option<i64> {
         let args = self.args();
-        match args.param_named("res").or_else(|| args.param_named("fd")) {
-            Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v))) => Some(v),
-            Some(Ok(Value::Uint(v))) => Some(v as i64),
+        let c = code(args.code());
+        match param(args, c.res).or_else(|| param(args, c.fd)) {
+            Some(Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v)) => Some(v),
+            Some(Value::Uint(v)) => Some(v as i64),
             _ => None,
         }
     }
 
-    /// The fd the event acts on: its `fd` parameter, else a non-negative `res`.
     fn fd_num(&self) -> Option<i64> {
-        // Only events that use, make or close an fd have one (mmap's fd parameter is not
-        // the event's fd, as libsinsp sees it).
-        use dredge_format::table::flag;
-        let info = self.event.info()?;
-        if !(info.has_flag(flag::USES_FD)
-            || info.has_flag(flag::CREATES_FD)
-            || info.has_flag(flag::DESTROYS_FD))
-        {
-            return None;
-        }
-        match self.args().param_named("fd") {
-            Some(Ok(Value::Fd(v))) => Some(v),
-            _ => match self.args().param_named("res") {
-                Some(Ok(Value::Fd(v))) if v >= 0 => Some(v),
-                _ => None,
-            },
-        }
+        self.view.fd_num
     }
 
     fn fd(&self) -> Option<&'a Fd> {
-        let t = self.thread()?;
-        self.state.fd(t, self.fd_num()?)
+        self.view.fd.as_deref()
     }
 
     /// `fd.name`: the fd's name, or for an open that failed, the path it tried.
@@ -231,36 +391,27 @@ impl<'a> EventFields<'a> {
         if let Some(f) = self.fd() {
             return Some(Cow::Borrowed(&f.name));
         }
-        matches!(self.event.name(), "open" | "openat" | "openat2" | "creat")
-            .then(|| Cow::Owned(self.state.resolve(self.args(), self.event.tid())))
+        self.view.path.as_deref().map(Cow::Borrowed)
     }
 
-    fn ancestors(&self) -> Vec<&'a Thread> {
-        let mut out = Vec::new();
-        let mut cur = self.thread();
-        while let Some(t) = cur {
-            match self.state.parent(t) {
-                Some(p) if out.len() < 64 => {
-                    out.push(p);
-                    cur = Some(p);
-                }
-                _ => break,
-            }
-        }
-        out
+    /// The thread's ancestors, nearest first.
+    fn ancestors(&self) -> &'a [Arc<Thread>] {
+        &self.view.lineage
+    }
+
+    fn parent(&self) -> Option<&'a Thread> {
+        self.view.lineage.first().map(|p| &**p)
     }
 
     fn container(&self) -> Option<&'a dredge_format::state::Container> {
         let id = &self.thread()?.container_id;
-        self.state.containers.get(id)
+        self.view.tables.containers.get(id)
     }
 
     fn user(&self) -> Option<&'a dredge_format::state::User> {
         let t = self.thread()?;
-        self.state
-            .users
-            .get(&(t.container_id.clone(), t.uid))
-            .or_else(|| self.state.users.get(&(String::new(), t.uid)))
+        let users = &self.view.tables.users;
+        users.get(&(t.container_id.clone(), t.uid)).or_else(|| users.get(&(String::new(), t.uid)))
     }
 
     fn open_flags(&self) -> Option<u32> {
@@ -287,7 +438,7 @@ impl<'a> EventFields<'a> {
     }
 }
 
-impl Fields for EventFields<'_> {
+impl<'a> Fields for EventFields<'a> {
     fn extract(&self, f: &FieldRef) -> Extracted<'_> {
         let ev = self.event;
         let name = f.name.as_str();
@@ -297,12 +448,13 @@ impl Fields for EventFields<'_> {
         if name == "evt.arg" {
             return f.arg.as_deref().map_or(Extracted::Missing, |a| self.evt_arg(a));
         }
+        let kind = kind_of(f.spec.id);
         let t = self.thread();
         let with_thread =
             |g: &dyn Fn(&Thread) -> Extracted<'static>| t.map_or(Extracted::Missing, g);
-        match name {
-            "evt.num" => uint(ev.num + 1),
-            "evt.type" | "syscall.type" => {
+        match kind {
+            F::EvtNum => uint(ev.num + 1),
+            F::EvtType | F::SyscallType => {
                 if ev.code() <= 1 {
                     if let Some(Ok(Value::SyscallId(id))) = ev.param(0) {
                         // sysdig shows a syscall it has no name for as `<unknown>`.
@@ -312,31 +464,31 @@ impl Fields for EventFields<'_> {
                 }
                 borrowed(ev.name().as_bytes())
             }
-            "evt.dir" => text(vec![ev.direction().symbol() as u8]),
-            "evt.cpu" => uint(u64::from(ev.header.cpu)),
-            "evt.time" => text(Utc::from_ns(ev.ts()).time()),
-            "evt.time.iso8601" => text(Utc::from_ns(ev.ts()).iso8601()),
-            "evt.time.s" => {
+            F::EvtDir => text(vec![ev.direction().symbol() as u8]),
+            F::EvtCpu => uint(u64::from(ev.header.cpu)),
+            F::EvtTime => text(Utc::from_ns(ev.ts()).time()),
+            F::EvtTimeIso8601 => text(Utc::from_ns(ev.ts()).iso8601()),
+            F::EvtTimeS => {
                 let t = Utc::from_ns(ev.ts());
                 text(format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second))
             }
-            "evt.datetime.s" => {
+            F::EvtDatetimeS => {
                 let t = Utc::from_ns(ev.ts());
                 text(format!(
                     "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
                     t.year, t.month, t.day, t.hour, t.minute, t.second
                 ))
             }
-            "evt.datetime" => text(Utc::from_ns(ev.ts()).datetime()),
-            "evt.rawtime" => uint(ev.ts()),
-            "evt.rawtime.s" => uint(ev.ts() / 1_000_000_000),
-            "evt.rawtime.ns" => uint(ev.ts() % 1_000_000_000),
-            "evt.hostname" => text(self.state.hostname.as_bytes().to_vec()),
-            "evt.source" => text("syscall"),
-            "evt.category" => {
+            F::EvtDatetime => text(Utc::from_ns(ev.ts()).datetime()),
+            F::EvtRawtime => uint(ev.ts()),
+            F::EvtRawtimeS => uint(ev.ts() / 1_000_000_000),
+            F::EvtRawtimeNs => uint(ev.ts() % 1_000_000_000),
+            F::EvtHostname => text(self.view.tables.hostname.as_bytes().to_vec()),
+            F::EvtSource => text("syscall"),
+            F::EvtCategory => {
                 text(ev.info().map_or("unknown", |e| e.category.split('|').next().unwrap_or("")))
             }
-            "evt.args" => {
+            F::EvtArgs => {
                 let n = ev.params.len();
                 let info = ev.info();
                 let mut out = Vec::new();
@@ -351,43 +503,44 @@ impl Fields for EventFields<'_> {
                 }
                 text(out)
             }
-            "evt.rawres" => self.result().map_or(Extracted::Missing, int),
-            "evt.res" => match self.result() {
+            F::EvtRawres => self.result().map_or(Extracted::Missing, int),
+            F::EvtRes => match self.result() {
                 Some(v) if v >= 0 => text("SUCCESS"),
                 Some(v) => text(errno_name(v)),
                 None => Extracted::Missing,
             },
-            "evt.failed" => Extracted::One(Val::Bool(self.result().is_some_and(|v| v < 0))),
-            "evt.is_open_read" | "evt.is_open_write" | "evt.is_open_exec"
-            | "evt.is_open_create" => match self.open_flags() {
-                Some(fl) => {
-                    let v = match name {
-                        "evt.is_open_read" => fl & 1 != 0,
-                        "evt.is_open_write" => fl & 2 != 0,
-                        "evt.is_open_create" => fl & (1 << 2) != 0,
-                        _ => false,
-                    };
-                    Extracted::One(Val::Bool(v))
+            F::EvtFailed => Extracted::One(Val::Bool(self.result().is_some_and(|v| v < 0))),
+            F::EvtIsOpenRead | F::EvtIsOpenWrite | F::EvtIsOpenExec | F::EvtIsOpenCreate => {
+                match self.open_flags() {
+                    Some(fl) => {
+                        let v = match name {
+                            "evt.is_open_read" => fl & 1 != 0,
+                            "evt.is_open_write" => fl & 2 != 0,
+                            "evt.is_open_create" => fl & (1 << 2) != 0,
+                            _ => false,
+                        };
+                        Extracted::One(Val::Bool(v))
+                    }
+                    None => Extracted::One(Val::Bool(false)),
                 }
-                None => Extracted::One(Val::Bool(false)),
-            },
-            "proc.name" => with_thread(&|t| text(t.comm.clone())),
-            "proc.exe" => with_thread(&|t| text(t.exe.clone())),
-            "proc.exepath" => with_thread(&|t| text(t.exepath.clone())),
-            "proc.args" => with_thread(&|t| text(args_line(t))),
-            "proc.cmdline" => with_thread(&|t| text(cmdline(t))),
-            "proc.cwd" => with_thread(&|t| text(t.cwd.clone())),
-            "proc.pid" => with_thread(&|t| int(t.pid)),
-            "proc.vpid" => with_thread(&|t| int(t.vpid)),
-            "proc.tty" => with_thread(&|t| uint(u64::from(t.tty))),
-            "proc.sid" => with_thread(&|t| int(t.sid)),
-            "thread.tid" => int(ev.tid()),
-            "thread.vtid" => with_thread(&|t| int(t.vtid)),
-            "proc.ppid" => t
-                .and_then(|t| self.state.threads.get(&t.pid))
-                .map_or(Extracted::Missing, |m| int(m.ptid)),
-            "proc.pname" | "proc.pexe" | "proc.pexepath" | "proc.pcmdline" => {
-                match t.and_then(|t| self.state.parent(t)) {
+            }
+            F::ProcName => with_thread(&|t| text(t.comm.clone())),
+            F::ProcExe => with_thread(&|t| text(t.exe.clone())),
+            F::ProcExepath => with_thread(&|t| text(t.exepath.clone())),
+            F::ProcArgs => with_thread(&|t| text(args_line(t))),
+            F::ProcCmdline => with_thread(&|t| text(cmdline(t))),
+            F::ProcCwd => with_thread(&|t| text(t.cwd.clone())),
+            F::ProcPid => with_thread(&|t| int(t.pid)),
+            F::ProcVpid => with_thread(&|t| int(t.vpid)),
+            F::ProcTty => with_thread(&|t| uint(u64::from(t.tty))),
+            F::ProcSid => with_thread(&|t| int(t.sid)),
+            F::ThreadTid => int(ev.tid()),
+            F::ThreadVtid => with_thread(&|t| int(t.vtid)),
+            F::ProcPpid => {
+                t.and(self.view.process.as_deref()).map_or(Extracted::Missing, |m| int(m.ptid))
+            }
+            F::ProcPname | F::ProcPexe | F::ProcPexepath | F::ProcPcmdline => {
+                match t.and(self.parent()) {
                     Some(p) => match name {
                         "proc.pname" => text(p.comm.clone()),
                         "proc.pexe" => text(p.exe.clone()),
@@ -397,34 +550,35 @@ impl Fields for EventFields<'_> {
                     None => Extracted::Missing,
                 }
             }
-            "proc.aname" | "proc.apid" | "proc.aexe" | "proc.aexepath" | "proc.acmdline" => {
-                let mut chain: Vec<&Thread> = t.into_iter().collect();
-                chain.extend(self.ancestors());
-                let pick = |t: &Thread| -> Val<'static> {
-                    match name {
-                        "proc.aname" => Val::Bytes(Cow::Owned(t.comm.clone())),
-                        "proc.apid" => Val::Int(t.pid),
-                        "proc.aexe" => Val::Bytes(Cow::Owned(t.exe.clone())),
-                        "proc.aexepath" => Val::Bytes(Cow::Owned(t.exepath.clone())),
+            F::ProcAname | F::ProcApid | F::ProcAexe | F::ProcAexepath | F::ProcAcmdline => {
+                let Some(t) = t else { return Extracted::Missing };
+                let pick = |t: &'a Thread| -> Val<'a> {
+                    match kind {
+                        F::ProcAname => Val::Bytes(Cow::Borrowed(&t.comm)),
+                        F::ProcApid => Val::Int(t.pid),
+                        F::ProcAexe => Val::Bytes(Cow::Borrowed(&t.exe)),
+                        F::ProcAexepath => Val::Bytes(Cow::Borrowed(&t.exepath)),
                         _ => Val::Bytes(Cow::Owned(cmdline(t))),
                     }
                 };
+                let ancestors = self.ancestors();
                 match f.arg.as_deref().map(str::parse::<usize>) {
+                    Some(Ok(0)) => Extracted::One(pick(t)),
                     Some(Ok(n)) => {
-                        chain.get(n).map_or(Extracted::Missing, |t| Extracted::One(pick(t)))
+                        ancestors.get(n - 1).map_or(Extracted::Missing, |a| Extracted::One(pick(a)))
                     }
                     Some(Err(_)) => Extracted::Missing,
-                    None if chain.len() > 1 => {
-                        Extracted::Many(chain[1..].iter().map(|t| pick(t)).collect())
+                    None if !ancestors.is_empty() => {
+                        Extracted::Many(ancestors.iter().map(|a| pick(a)).collect())
                     }
                     None => Extracted::Missing,
                 }
             }
-            "user.uid" => with_thread(&|t| uint(u64::from(t.uid))),
-            "user.loginuid" => with_thread(&|t| {
+            F::UserUid => with_thread(&|t| uint(u64::from(t.uid))),
+            F::UserLoginuid => with_thread(&|t| {
                 int(if t.loginuid == u32::MAX { -1 } else { i64::from(t.loginuid) })
             }),
-            "user.name" | "user.homedir" | "user.shell" => match (t, self.user()) {
+            F::UserName | F::UserHomedir | F::UserShell => match (t, self.user()) {
                 (Some(_), Some(u)) => match name {
                     "user.name" => text(u.name.as_bytes().to_vec()),
                     "user.homedir" => text(u.home.as_bytes().to_vec()),
@@ -434,20 +588,21 @@ impl Fields for EventFields<'_> {
                 (Some(_), None) => text("<NA>"),
                 (None, _) => Extracted::Missing,
             },
-            "group.gid" => with_thread(&|t| uint(u64::from(t.gid))),
-            "group.name" => match t {
+            F::GroupGid => with_thread(&|t| uint(u64::from(t.gid))),
+            F::GroupName => match t {
                 Some(t) => {
                     let g = self
-                        .state
+                        .view
+                        .tables
                         .groups
                         .get(&(t.container_id.clone(), t.gid))
-                        .or_else(|| self.state.groups.get(&(String::new(), t.gid)));
+                        .or_else(|| self.view.tables.groups.get(&(String::new(), t.gid)));
                     text(g.map_or("<NA>".as_bytes().to_vec(), |g| g.as_bytes().to_vec()))
                 }
                 None => Extracted::Missing,
             },
-            "fd.num" => self.fd_num().map_or(Extracted::Missing, int),
-            "fd.name" | "fd.nameraw" => match (self.fd(), self.fd_name()) {
+            F::FdNum => self.fd_num().map_or(Extracted::Missing, int),
+            F::FdName | F::FdNameraw => match (self.fd(), self.fd_name()) {
                 (Some(fd), _) if fd.kind == fd_kind::IPV4_SOCK || fd.kind == fd_kind::IPV6_SOCK => {
                     match (ip(&fd.sip), ip(&fd.dip)) {
                         (Some(s), Some(d)) => text(format!("{s}:{}->{d}:{}", fd.sport, fd.dport)),
@@ -458,7 +613,7 @@ impl Fields for EventFields<'_> {
                 (None, Some(n)) if !n.is_empty() => Extracted::One(Val::Bytes(n)),
                 (None, _) => Extracted::Missing,
             },
-            "fd.directory" | "fd.filename" => match self.fd_name() {
+            F::FdDirectory | F::FdFilename => match self.fd_name() {
                 Some(n) if n.starts_with(b"/") => {
                     let cut = n.iter().rposition(|&c| c == b'/').unwrap_or(0);
                     if name == "fd.directory" {
@@ -469,37 +624,37 @@ impl Fields for EventFields<'_> {
                 }
                 _ => Extracted::Missing,
             },
-            "fd.typechar" => match self.fd() {
+            F::FdTypechar => match self.fd() {
                 Some(fd) => borrowed(typechar(fd.kind)),
                 None if self.fd_name().is_some() => borrowed(b"f"),
                 None => Extracted::Missing,
             },
-            "fd.type" => self.fd().map_or(Extracted::Missing, |fd| borrowed(type_name(fd.kind))),
-            "fd.sip" | "fd.cip" | "fd.rip" | "fd.lip" => match self.fd().and_then(|fd| {
+            F::FdType => self.fd().map_or(Extracted::Missing, |fd| borrowed(type_name(fd.kind))),
+            F::FdSip | F::FdCip | F::FdRip | F::FdLip => match self.fd().and_then(|fd| {
                 if matches!(name, "fd.sip" | "fd.rip") { ip(&fd.dip) } else { ip(&fd.sip) }
             }) {
                 Some(a) => Extracted::One(Val::Ip(a)),
                 None => Extracted::Missing,
             },
-            "fd.sport" | "fd.rport" => self
+            F::FdSport | F::FdRport => self
                 .fd()
                 .filter(|f| f.dport != 0)
                 .map_or(Extracted::Missing, |f| uint(u64::from(f.dport))),
-            "fd.cport" | "fd.lport" => self
+            F::FdCport | F::FdLport => self
                 .fd()
                 .filter(|f| f.sport != 0)
                 .map_or(Extracted::Missing, |f| uint(u64::from(f.sport))),
-            "container.id" => with_thread(&|t| {
+            F::ContainerId => with_thread(&|t| {
                 text(if t.container_id.is_empty() { "host".into() } else { t.container_id.clone() })
             }),
-            "container.name"
-            | "container.image"
-            | "container.image.repository"
-            | "container.image.tag"
-            | "container.image.id"
-            | "container.type"
-            | "container.privileged"
-            | "container.full_id" => match t {
+            F::ContainerName
+            | F::ContainerImage
+            | F::ContainerImageRepository
+            | F::ContainerImageTag
+            | F::ContainerImageId
+            | F::ContainerType
+            | F::ContainerPrivileged
+            | F::ContainerFullId => match t {
                 Some(t) if t.container_id.is_empty() => match name {
                     "container.name" => text("host"),
                     _ => Extracted::Missing,
@@ -519,7 +674,22 @@ impl Fields for EventFields<'_> {
                 },
                 None => Extracted::Missing,
             },
-            _ => Extracted::Missing,
+            F::Other => Extracted::Missing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_kind_is_a_catalogue_field() {
+        let table = dredge_rules::catalogue::fields();
+        for (name, kind) in KINDS {
+            let id = table.iter().position(|d| d.name == *name);
+            let id = id.unwrap_or_else(|| panic!("{name} is not in the catalogue"));
+            assert_eq!(kind_of(id as u32), *kind, "{name}");
         }
     }
 }

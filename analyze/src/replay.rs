@@ -1,27 +1,27 @@
 //! Driving a capture through a ruleset, on every core.
 //!
-//! Blocks are taken in file order: state blocks update the state, event blocks are decoded
-//! (a batch at a time, in parallel) and their events normalised to the current layout,
-//! applied to the state and tested against the rules that can match their type.
-//!
-//! Parallel evaluation shards the *events*, not the state: each of N workers keeps its own
-//! full copy of the state (updating it with every event, which is cheap) and evaluates the
-//! rules only for the events whose number falls to it (which is where the time goes). Each
-//! worker's output is tagged with the event number and the rule's position, and the outputs
-//! are merged in that order, so findings are identical, in the same order, for any number of
-//! threads.
+//! Replay is a pipeline. A decoder thread decompresses event blocks in file order. One
+//! thread, the *tracker*, takes every event in order: it normalises it (enter merged into
+//! exit), applies it to the state, and for each event that some rule could match takes a
+//! [`View`] of the state (shared versions of the thread, its ancestors, its fd and the
+//! tables that never change once made) and copies the event beside it into a batch.
+//! *Evaluators* run the rules over whole batches on the other cores, while the state moves
+//! on; the tracker evaluates a batch itself whenever the evaluators are behind, so no core
+//! idles. Every output is tagged with its event number and rule position and the outputs are
+//! sorted on those keys at the end, so the findings are the same, in the same order, for any
+//! number of threads.
 
-use std::ops::ControlFlow;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 
 use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_format::reader::Capture;
-use dredge_format::{BlockKind, Event, IndexEntry};
+use dredge_format::{BlockKind, Event, EventBlock, EventHeader, IndexEntry, Params};
 use dredge_rules::ruleset::Ruleset;
-use rayon::prelude::*;
 
 use crate::drops::{DropMonitor, DropOccurrence, DropPolicy};
 use crate::fields::EventFields;
-use crate::state::State;
+use crate::state::{State, View};
 
 /// Something replay reports as it goes.
 pub enum Report<'r, 'e> {
@@ -45,6 +45,7 @@ pub enum Matching {
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
     pub events: u64,
+    /// Events some rule could match (those evaluated).
     pub evaluated: u64,
     pub findings: u64,
     /// Events the normaliser could not upgrade (left out of evaluation), with why.
@@ -56,138 +57,7 @@ pub struct Summary {
     pub drop_actions: u64,
 }
 
-/// One worker: the whole state, evaluating every `shards`-th event from `shard`.
-struct Worker<'r> {
-    ruleset: &'r Ruleset,
-    matching: Matching,
-    shard: u64,
-    shards: u64,
-    state: State,
-    normalizer: Normalizer,
-    monitor: Option<DropMonitor>,
-    summary: Summary,
-    stopped: bool,
-}
-
-impl<'r> Worker<'r> {
-    fn new(
-        capture: &Capture,
-        ruleset: &'r Ruleset,
-        matching: Matching,
-        shard: u64,
-        shards: u64,
-    ) -> Self {
-        Worker {
-            ruleset,
-            matching,
-            shard,
-            shards,
-            state: State { hostname: capture.metadata().hostname.clone(), ..State::default() },
-            normalizer: Normalizer::new(),
-            monitor: None,
-            summary: Summary::default(),
-            stopped: false,
-        }
-    }
-
-    fn state_block(&mut self, capture: &Capture, entry: &IndexEntry) {
-        match capture.decode_state(entry) {
-            Some(Ok(s)) => self.state.apply_recorded(&s),
-            Some(Err(e)) if self.shard == 0 => self.summary.damaged_blocks.push(e.to_string()),
-            _ => {}
-        }
-    }
-
-    fn events(
-        &mut self,
-        block: &dredge_format::EventBlock,
-        report: &mut dyn FnMut(Report<'_, '_>) -> ControlFlow<()>,
-    ) {
-        for raw in block.iter() {
-            if self.stopped {
-                return;
-            }
-            self.summary.events += 1;
-            if let Some(mut occ) = self.monitor.as_mut().and_then(|m| m.on_event(raw.ts())) {
-                occ.event = raw.num;
-                if report(Report::Drop(occ)).is_break() {
-                    self.stopped = true;
-                    return;
-                }
-            }
-            let ev = match self.normalizer.push(&raw) {
-                Ok(Normalized::Unchanged(e)) => e,
-                Ok(Normalized::Converted(e)) => e,
-                Ok(Normalized::Dropped) => continue,
-                Err(e) => {
-                    if self.shard == 0 {
-                        self.summary.conversion_errors.push(e.to_string());
-                    }
-                    continue;
-                }
-            };
-            self.state.before(&ev);
-            if raw.num % self.shards == self.shard {
-                self.summary.evaluated += 1;
-                let fields = EventFields::new(&ev, &self.state);
-                for &i in self.ruleset.candidates(ev.code()) {
-                    let rule = &self.ruleset.rules[i as usize];
-                    if dredge_rules::eval::eval(&rule.filter, &fields) {
-                        self.summary.findings += 1;
-                        let r = Report::Finding { rule: i as usize, event: &ev, fields: &fields };
-                        if report(r).is_break() {
-                            self.stopped = true;
-                            return;
-                        }
-                        if self.matching == Matching::First {
-                            break;
-                        }
-                    }
-                }
-            }
-            self.state.after(&ev);
-        }
-    }
-}
-
-/// Replays `capture` on one thread, reporting findings (and, with a drop policy, drop
-/// occurrences) to `report` in event order; replay stops early when `report` breaks.
-pub fn replay(
-    capture: &Capture,
-    ruleset: &Ruleset,
-    matching: Matching,
-    drops: Option<DropMonitor>,
-    mut report: impl FnMut(Report<'_, '_>) -> ControlFlow<()>,
-) -> Summary {
-    let mut w = Worker::new(capture, ruleset, matching, 0, 1);
-    w.monitor = drops;
-    for entry in capture.blocks() {
-        if w.stopped {
-            break;
-        }
-        if entry.header.kind.is_state() {
-            w.state_block(capture, entry);
-        } else if entry.header.kind == BlockKind::Events {
-            match capture.decode_events(entry) {
-                Ok(block) => w.events(&block, &mut report),
-                Err(e) => w.summary.damaged_blocks.push(e.to_string()),
-            }
-        }
-    }
-    finish(w)
-}
-
-fn finish(w: Worker<'_>) -> Summary {
-    let mut s = w.summary;
-    if let Some(m) = &w.monitor {
-        s.drop_occurrences = m.occurrences;
-        s.drop_actions = m.actions_taken;
-    }
-    s
-}
-
-/// One output of a parallel replay (a rendered finding or drop report), with the keys that
-/// order it.
+/// One output of a replay (a rendered finding or drop report), with the keys that order it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line<T> {
     /// The event it belongs to.
@@ -206,8 +76,154 @@ pub struct Line<T> {
 /// stop after it.
 pub type Render<'a, T> = dyn Fn(&Report<'_, '_>) -> (Option<T>, bool) + Sync + 'a;
 
-/// Replays `capture` with `threads` workers (see the module doc); returns the output lines in
-/// event order and the summary. Drop monitoring runs in the first worker.
+/// Events kept for evaluation: each one's header and view, its parameters copied into one
+/// buffer.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Item>,
+    data: Vec<u8>,
+    /// End offset in `data` of each parameter of every item, one item after another.
+    ends: Vec<u32>,
+}
+
+struct Item {
+    num: u64,
+    header: EventHeader,
+    /// Where the item's parameters start in `data`, and its range in `ends`.
+    start: u32,
+    ends: (u32, u32),
+    view: View,
+}
+
+/// Events per batch: enough to make handing one over cheap, few enough to keep all cores fed.
+const BATCH: usize = 1024;
+
+impl Batch {
+    fn push(&mut self, ev: &Event<'_>, view: View) {
+        let start = self.data.len() as u32;
+        let first = self.ends.len() as u32;
+        for p in ev.params.iter() {
+            self.data.extend_from_slice(p);
+            self.ends.push(self.data.len() as u32);
+        }
+        let ends = (first, self.ends.len() as u32);
+        self.items.push(Item { num: ev.num, header: ev.header, start, ends, view });
+    }
+
+    fn event(&self, item: &Item) -> Event<'_> {
+        let ends = &self.ends[item.ends.0 as usize..item.ends.1 as usize];
+        Event {
+            num: item.num,
+            header: item.header,
+            params: Params::new(item.start, ends, &self.data),
+        }
+    }
+}
+
+/// What evaluation needs, shared by every thread.
+struct Evaluation<'a, T> {
+    ruleset: &'a Ruleset,
+    matching: Matching,
+    render: &'a Render<'a, T>,
+}
+
+impl<T> Evaluation<'_, T> {
+    /// Runs the candidate rules over every event of `batch`; returns the outputs and the
+    /// number of findings.
+    fn run(&self, batch: &Batch) -> (Vec<Line<T>>, u64) {
+        let mut out = Vec::new();
+        let mut findings = 0;
+        for item in &batch.items {
+            let ev = batch.event(item);
+            let fields = EventFields::new(&ev, &item.view);
+            for &i in self.ruleset.candidates(ev.code()) {
+                let rule = &self.ruleset.rules[i as usize];
+                if !dredge_rules::eval::eval(&rule.filter, &fields) {
+                    continue;
+                }
+                findings += 1;
+                let report = Report::Finding { rule: i as usize, event: &ev, fields: &fields };
+                let (rendered, stop) = (self.render)(&report);
+                if rendered.is_some() || stop {
+                    out.push(Line {
+                        event: ev.num,
+                        kind: 1,
+                        rule: i as usize,
+                        out: rendered,
+                        stop,
+                    });
+                }
+                if stop || self.matching == Matching::First {
+                    break;
+                }
+            }
+        }
+        (out, findings)
+    }
+}
+
+/// The tracker: state, normaliser and drop monitor, in event order.
+struct Tracker<'a, T> {
+    ruleset: &'a Ruleset,
+    state: State,
+    normalizer: Normalizer,
+    monitor: Option<DropMonitor>,
+    summary: Summary,
+    batch: Batch,
+    /// Drop reports (and a stop), made by the tracker itself.
+    lines: Vec<Line<T>>,
+    stopped: bool,
+}
+
+impl<T> Tracker<'_, T> {
+    fn state_block(&mut self, capture: &Capture, entry: &IndexEntry) {
+        match capture.decode_state(entry) {
+            Some(Ok(s)) => self.state.apply_recorded(&s),
+            Some(Err(e)) => self.summary.damaged_blocks.push(e.to_string()),
+            None => {}
+        }
+    }
+
+    /// Tracks the events of one block; calls `ship` with each full batch.
+    fn events(&mut self, block: &EventBlock, render: &Render<'_, T>, ship: &mut dyn FnMut(Batch)) {
+        for raw in block.iter() {
+            self.summary.events += 1;
+            if let Some(mut occ) = self.monitor.as_mut().and_then(|m| m.on_event(raw.ts())) {
+                occ.event = raw.num;
+                let (rendered, stop) = render(&Report::Drop(occ));
+                if rendered.is_some() || stop {
+                    self.lines.push(Line { event: raw.num, kind: 0, rule: 0, out: rendered, stop });
+                }
+                if stop {
+                    self.stopped = true;
+                    return;
+                }
+            }
+            let ev = match self.normalizer.push(&raw) {
+                Ok(Normalized::Unchanged(e)) => e,
+                Ok(Normalized::Converted(e)) => e,
+                Ok(Normalized::Dropped) => continue,
+                Err(e) => {
+                    self.summary.conversion_errors.push(e.to_string());
+                    continue;
+                }
+            };
+            self.state.before(&ev);
+            if !self.ruleset.candidates(ev.code()).is_empty() {
+                self.summary.evaluated += 1;
+                let view = self.state.view(&ev, &ev);
+                self.batch.push(&ev, view);
+                if self.batch.items.len() >= BATCH {
+                    ship(std::mem::take(&mut self.batch));
+                }
+            }
+            self.state.after(&ev);
+        }
+    }
+}
+
+/// Replays `capture` on `threads` threads (see the module doc); returns the output lines in
+/// event order and the summary. `progress` hears the number of events tracked so far.
 pub fn replay_parallel<T: Send>(
     capture: &Capture,
     ruleset: &Ruleset,
@@ -217,91 +233,119 @@ pub fn replay_parallel<T: Send>(
     render: &Render<'_, T>,
     progress: &dyn Fn(u64),
 ) -> (Vec<Line<T>>, Summary) {
-    let n = threads.max(1) as u64;
-    let records = drops.as_ref().map(|_| crate::drops::records(capture)).unwrap_or_default();
-    let mut workers: Vec<Worker<'_>> =
-        (0..n).map(|k| Worker::new(capture, ruleset, matching, k, n)).collect();
-    if let Some(p) = drops {
-        workers[0].monitor = Some(DropMonitor::new(p, records));
-    }
-    let mut outputs: Vec<Vec<Line<T>>> = (0..n).map(|_| Vec::new()).collect();
-    let batch = (2 * rayon::current_num_threads()).max(2);
-    let blocks = capture.blocks();
-    let mut at = 0;
-    while at < blocks.len() && !workers.iter().any(|w| w.stopped && w.shard == 0) {
-        // State blocks apply at their place; event blocks decode in parallel, a batch at a time.
-        let mut end = at;
-        while end < blocks.len() && end - at < batch {
-            end += 1;
-        }
-        let decoded: Vec<Option<Result<dredge_format::EventBlock, String>>> = blocks[at..end]
-            .par_iter()
-            .map(|e| match e.header.kind {
-                BlockKind::Events => Some(capture.decode_events(e).map_err(|x| x.to_string())),
-                _ => None,
-            })
-            .collect();
-        std::thread::scope(|s| {
-            for (w, out) in workers.iter_mut().zip(outputs.iter_mut()) {
-                let decoded = &decoded;
-                let entries = &blocks[at..end];
-                s.spawn(move || {
-                    for (entry, block) in entries.iter().zip(decoded) {
-                        if entry.header.kind.is_state() {
-                            w.state_block(capture, entry);
-                            continue;
-                        }
-                        match block {
-                            Some(Ok(b)) => {
-                                let mut emit = |r: Report<'_, '_>| {
-                                    let (event, kind, rule) = match &r {
-                                        Report::Finding { rule, event, .. } => {
-                                            (event.num, 1, *rule)
-                                        }
-                                        Report::Drop(occ) => (occ.event, 0, 0),
-                                    };
-                                    let (rendered, stop) = render(&r);
-                                    if rendered.is_some() || stop {
-                                        out.push(Line { event, kind, rule, out: rendered, stop });
-                                    }
-                                    if stop {
-                                        ControlFlow::Break(())
-                                    } else {
-                                        ControlFlow::Continue(())
-                                    }
-                                };
-                                w.events(b, &mut emit);
-                            }
-                            Some(Err(e)) if w.shard == 0 => {
-                                w.summary.damaged_blocks.push(e.clone())
-                            }
-                            _ => {}
-                        }
+    let threads = threads.max(1);
+    let monitor = drops.map(|p| DropMonitor::new(p, crate::drops::records(capture)));
+    let mut tracker = Tracker {
+        ruleset,
+        state: State::with_hostname(&capture.metadata().hostname),
+        normalizer: Normalizer::new(),
+        monitor,
+        summary: Summary::default(),
+        batch: Batch::default(),
+        lines: Vec::new(),
+        stopped: false,
+    };
+    let evaluation = Evaluation { ruleset, matching, render };
+    let results: Mutex<(Vec<Line<T>>, u64)> = Mutex::new((Vec::new(), 0));
+    let keep = |(lines, findings): (Vec<Line<T>>, u64)| {
+        let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
+        r.0.extend(lines);
+        r.1 += findings;
+    };
+
+    std::thread::scope(|s| {
+        // Blocks, decoded in file order off the tracker's thread when there is more than one.
+        let (block_tx, block_rx) = sync_channel::<(usize, Option<Decoded>)>(4);
+        let blocks = capture.blocks();
+        if threads > 1 {
+            s.spawn(move || {
+                for (i, entry) in blocks.iter().enumerate() {
+                    if block_tx.send((i, decode(capture, entry))).is_err() {
+                        break;
                     }
-                });
+                }
+            });
+        } else {
+            drop(block_tx);
+        }
+        let mut next_block = {
+            let mut inline = 0usize;
+            move || -> Option<(usize, Option<Decoded>)> {
+                if threads > 1 {
+                    block_rx.recv().ok()
+                } else {
+                    let i = inline;
+                    inline += 1;
+                    blocks.get(i).map(|e| (i, decode(capture, e)))
+                }
             }
-        });
-        at = end;
-        progress(workers[0].summary.events);
-    }
-    let mut lines: Vec<Line<T>> = outputs.into_iter().flatten().collect();
+        };
+
+        // Evaluators on the other cores, fed batches through a short queue.
+        let (batch_tx, batch_rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(2 * threads);
+        let batch_rx = Arc::new(Mutex::new(batch_rx));
+        for _ in 1..threads {
+            let rx = Arc::clone(&batch_rx);
+            let (evaluation, keep) = (&evaluation, &keep);
+            s.spawn(move || {
+                loop {
+                    let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(batch) = next else { break };
+                    keep(evaluation.run(&batch));
+                }
+            });
+        }
+        // A full queue means the evaluators are behind: the tracker evaluates this one.
+        let mut ship = |batch: Batch| {
+            if threads == 1 {
+                keep(evaluation.run(&batch));
+                return;
+            }
+            if let Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) =
+                batch_tx.try_send(batch)
+            {
+                keep(evaluation.run(&b));
+            }
+        };
+
+        while let Some((i, decoded)) = next_block() {
+            if tracker.stopped {
+                break;
+            }
+            let entry = &blocks[i];
+            match decoded {
+                _ if entry.header.kind.is_state() => tracker.state_block(capture, entry),
+                Some(Ok(block)) => tracker.events(&block, render, &mut ship),
+                Some(Err(e)) => tracker.summary.damaged_blocks.push(e),
+                None => {}
+            }
+            progress(tracker.summary.events);
+        }
+        ship(std::mem::take(&mut tracker.batch));
+        drop(batch_tx);
+        // The decoder may be blocked on a full queue after a stop: let it finish.
+        while next_block().is_some() {}
+    });
+
+    let (mut lines, findings) = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    lines.append(&mut tracker.lines);
     lines.sort_by_key(|l| (l.event, l.kind, l.rule));
-    // A stopping drop action ends the output there, whatever other workers went on to find.
+    // A stopping drop action ends the output there, whatever was found after it.
     if let Some(stop) = lines.iter().find(|l| l.stop).map(|l| (l.event, l.kind)) {
         lines.retain(|l| (l.event, l.kind) <= stop);
     }
-    let mut summary = Summary::default();
-    for (i, w) in workers.into_iter().enumerate() {
-        let s = finish(w);
-        if i == 0 {
-            summary.events = s.events;
-            summary.conversion_errors = s.conversion_errors;
-            summary.damaged_blocks = s.damaged_blocks;
-            summary.drop_occurrences = s.drop_occurrences;
-            summary.drop_actions = s.drop_actions;
-        }
-        summary.evaluated += s.evaluated;
-        summary.findings += s.findings;
+    let mut summary = tracker.summary;
+    summary.findings = findings;
+    if let Some(m) = &tracker.monitor {
+        summary.drop_occurrences = m.occurrences;
+        summary.drop_actions = m.actions_taken;
     }
     (lines, summary)
+}
+
+type Decoded = Result<EventBlock, String>;
+
+fn decode(capture: &Capture, entry: &IndexEntry) -> Option<Decoded> {
+    (entry.header.kind == BlockKind::Events)
+        .then(|| capture.decode_events(entry).map_err(|e| e.to_string()))
 }

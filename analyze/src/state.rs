@@ -6,15 +6,22 @@
 //! dups add fds, close removes them, procexit removes threads. Changes that create or change
 //! something apply before the event is evaluated (an open's rule sees the new fd); removals
 //! apply after (a close's rule still sees the fd it closes).
+//!
+//! Threads and fds are kept as shared versions that never change once made (`Arc`; a change
+//! makes a new version). A [`View`] gathers the versions one event's fields need, so an event
+//! can be evaluated on another thread while the state moves on. Long blobs that many threads
+//! share (environments, cgroup lists) are interned.
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
 use dredge_format::container;
 use dredge_format::event::Event;
 use dredge_format::param::{SockTuple, Value};
 use dredge_format::state::{self as recorded, fd_kind};
+use dredge_format::table::{flag, table};
 use dredge_format::{State as Recorded, split_nul};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// One thread.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,13 +37,15 @@ pub struct Thread {
     pub exepath: Vec<u8>,
     pub args: Vec<Vec<u8>>,
     pub cwd: Vec<u8>,
-    pub env: Vec<Vec<u8>>,
+    /// NUL-separated, interned.
+    pub env: Arc<[u8]>,
     pub uid: u32,
     pub gid: u32,
     pub loginuid: u32,
     pub tty: u32,
     pub container_id: String,
-    pub cgroups: Vec<u8>,
+    /// `controller=path` entries, NUL-separated, interned.
+    pub cgroups: Arc<[u8]>,
     pub cap_effective: u64,
     pub exe_writable: bool,
     pub exe_upper_layer: bool,
@@ -57,12 +66,10 @@ pub struct Fd {
     pub dport: u16,
 }
 
-/// Everything replay knows about the system.
+/// What changes seldom: containers, users, groups, the host name. Shared by every view;
+/// replaced (copied on write) when a state block changes it.
 #[derive(Debug, Default, Clone)]
-pub struct State {
-    pub threads: FxHashMap<i64, Thread>,
-    /// Per process (fds are shared by a process's threads).
-    pub fds: FxHashMap<i64, FxHashMap<i64, Fd>>,
+pub struct Tables {
     pub containers: HashMap<String, recorded::Container>,
     /// By (container id, uid); the host is "".
     pub users: HashMap<(String, u32), recorded::User>,
@@ -70,33 +77,162 @@ pub struct State {
     pub hostname: String,
 }
 
-/// Event classes, per code, computed once from the event table.
-const SYSCALL: u8 = 1;
-/// Creates an fd or modifies state: worth looking at in `before`.
-const CHANGES: u8 = 2;
+/// A thread's ancestors: its process's parent, grandparent, ... (at most 64).
+pub type Lineage = Arc<[Arc<Thread>]>;
 
-fn kind_of(code: u16) -> u8 {
-    use dredge_format::table::{flag, table};
-    static KINDS: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+/// Everything replay knows about the system.
+#[derive(Debug, Default, Clone)]
+pub struct State {
+    pub threads: FxHashMap<i64, Arc<Thread>>,
+    /// Per process (fds are shared by a process's threads).
+    pub fds: FxHashMap<i64, FxHashMap<i64, Arc<Fd>>>,
+    pub tables: Arc<Tables>,
+    /// Bumped on every change to the thread table (what lineages depend on).
+    generation: u64,
+    /// Lineages by tid, with the generation they were made in.
+    lineages: FxHashMap<i64, (u64, Lineage)>,
+    blobs: FxHashSet<Arc<[u8]>>,
+}
+
+/// What the fields of one event need from the state, as of that event: shared versions that
+/// stay valid while the state moves on.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub thread: Option<Arc<Thread>>,
+    /// The thread's process (its main thread), when known.
+    pub process: Option<Arc<Thread>>,
+    pub lineage: Lineage,
+    /// The event's fd number (see [`State::fd_num`]) and what it refers to.
+    pub fd_num: Option<i64>,
+    pub fd: Option<Arc<Fd>>,
+    /// For an open-family event: the path it names, made absolute.
+    pub path: Option<Arc<[u8]>>,
+    pub tables: Arc<Tables>,
+}
+
+/// What the state does with an event code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    None,
+    Clone,
+    Execve,
+    Open,
+    Socket,
+    Accept,
+    Pipe,
+    Dup,
+    /// Another call that makes an fd (eventfd, signalfd, ...).
+    OtherFd,
+    Connect,
+    Close,
+    ProcExit,
+}
+
+/// Per event code, computed once from the event table: what state does with it, and where
+/// the parameters it reads are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Code {
+    pub op: Op,
+    pub exit: bool,
+    pub syscall: bool,
+    /// Creates an fd or modifies state: worth looking at in `before`.
+    pub changes: bool,
+    pub creates_fd: bool,
+    /// Uses, makes or closes an fd: the event has an fd (`fd.*`).
+    pub has_fd: bool,
+    /// open, openat, openat2 or creat, either direction: `fd.name` falls back to the path.
+    pub open_family: bool,
+    pub res: Option<u8>,
+    pub fd: Option<u8>,
+    pub name: Option<u8>,
+    pub flags: Option<u8>,
+    pub dirfd: Option<u8>,
+    pub tuple: Option<u8>,
+}
+
+pub(crate) fn code(c: u16) -> &'static Code {
+    static CODES: LazyLock<Vec<Code>> = LazyLock::new(|| {
         table()
             .iter()
             .map(|e| {
-                let mut k = 0;
-                if e.category.contains("syscall") {
-                    k |= SYSCALL;
+                let exit = e.direction.symbol() == '<';
+                let slot = |n: &str| e.param_index(n).and_then(|i| u8::try_from(i).ok());
+                let creates_fd = e.has_flag(flag::CREATES_FD);
+                let op = match e.name {
+                    "clone" | "fork" | "vfork" | "clone3" if exit => Op::Clone,
+                    "execve" | "execveat" if exit => Op::Execve,
+                    "open" | "openat" | "openat2" | "creat" | "open_by_handle_at"
+                        if exit && creates_fd =>
+                    {
+                        Op::Open
+                    }
+                    "socket" if exit && creates_fd => Op::Socket,
+                    "accept" | "accept4" if exit && creates_fd => Op::Accept,
+                    "pipe" | "pipe2" if exit && creates_fd => Op::Pipe,
+                    n if n.starts_with("dup") && exit && creates_fd => Op::Dup,
+                    "connect" if exit => Op::Connect,
+                    _ if exit && creates_fd => Op::OtherFd,
+                    "close" if exit => Op::Close,
+                    "procexit" => Op::ProcExit,
+                    _ => Op::None,
+                };
+                Code {
+                    op,
+                    exit,
+                    syscall: e.category.contains("syscall"),
+                    changes: e.has_flag(flag::MODIFIES_STATE) || creates_fd,
+                    creates_fd,
+                    has_fd: e.has_flag(flag::USES_FD)
+                        || creates_fd
+                        || e.has_flag(flag::DESTROYS_FD),
+                    open_family: matches!(e.name, "open" | "openat" | "openat2" | "creat"),
+                    res: slot("res"),
+                    fd: slot("fd"),
+                    name: slot("name"),
+                    flags: slot("flags"),
+                    dirfd: slot("dirfd"),
+                    tuple: slot("tuple"),
                 }
-                if e.has_flag(flag::MODIFIES_STATE) || e.has_flag(flag::CREATES_FD) {
-                    k |= CHANGES;
-                }
-                k
             })
             .collect()
     });
-    KINDS.get(usize::from(code)).copied().unwrap_or(0)
+    static UNKNOWN: Code = Code {
+        op: Op::None,
+        exit: false,
+        syscall: false,
+        changes: false,
+        creates_fd: false,
+        has_fd: false,
+        open_family: false,
+        res: None,
+        fd: None,
+        name: None,
+        flags: None,
+        dirfd: None,
+        tuple: None,
+    };
+    CODES.get(usize::from(c)).unwrap_or(&UNKNOWN)
+}
+
+/// Parameter `slot` of `ev`, decoded.
+pub(crate) fn param<'e>(ev: &Event<'e>, slot: Option<u8>) -> Option<Value<'e>> {
+    ev.param(usize::from(slot?))?.ok()
+}
+
+/// An integer-like parameter.
+pub(crate) fn int_param(ev: &Event<'_>, slot: Option<u8>) -> Option<i64> {
+    match param(ev, slot)? {
+        Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v) => Some(v),
+        _ => None,
+    }
 }
 
 /// The process-image fields that clone and execve exits both carry.
-fn take_image(t: &mut Thread, bytes: &dyn Fn(&str) -> Option<Vec<u8>>) {
+fn take_image(
+    t: &mut Thread,
+    blobs: &mut FxHashSet<Arc<[u8]>>,
+    bytes: &dyn Fn(&str) -> Option<Vec<u8>>,
+) {
     if let Some(v) = bytes("exe") {
         t.exe = v;
     }
@@ -111,8 +247,17 @@ fn take_image(t: &mut Thread, bytes: &dyn Fn(&str) -> Option<Vec<u8>>) {
     }
     if let Some(v) = bytes("cgroups") {
         t.container_id = container::id_from_cgroups(&v).unwrap_or_default();
-        t.cgroups = v;
+        t.cgroups = intern(blobs, &v);
     }
+}
+
+fn intern(blobs: &mut FxHashSet<Arc<[u8]>>, b: &[u8]) -> Arc<[u8]> {
+    if let Some(a) = blobs.get(b) {
+        return a.clone();
+    }
+    let a: Arc<[u8]> = Arc::from(b);
+    blobs.insert(a.clone());
+    a
 }
 
 fn nul_list(bytes: &[u8]) -> Vec<Vec<u8>> {
@@ -124,15 +269,24 @@ fn strip_nul(b: &[u8]) -> &[u8] {
 }
 
 impl State {
+    /// A state knowing only the host's name.
+    pub fn with_hostname(hostname: &str) -> State {
+        State {
+            tables: Arc::new(Tables { hostname: hostname.to_string(), ..Tables::default() }),
+            ..State::default()
+        }
+    }
+
     /// Applies a state block of the capture.
     pub fn apply_recorded(&mut self, state: &Recorded) {
         match state {
             Recorded::Machine(m) => {
                 if let Some(m) = m.first() {
-                    self.hostname = m.hostname.clone();
+                    Arc::make_mut(&mut self.tables).hostname = m.hostname.clone();
                 }
             }
             Recorded::Threads(ts) => {
+                self.generation += 1;
                 for t in ts {
                     let container_id = if t.container_id.is_empty() {
                         container::id_from_cgroups(&t.cgroups).unwrap_or_default()
@@ -151,19 +305,19 @@ impl State {
                         exepath: t.exepath.clone(),
                         args: nul_list(&t.args),
                         cwd: t.cwd.clone(),
-                        env: nul_list(&t.env),
+                        env: intern(&mut self.blobs, &t.env),
                         uid: t.uid,
                         gid: t.gid,
                         loginuid: t.loginuid,
                         tty: t.tty,
                         container_id,
-                        cgroups: t.cgroups.clone(),
+                        cgroups: intern(&mut self.blobs, &t.cgroups),
                         cap_effective: t.cap_effective,
                         exe_writable: t.exe_writable,
                         exe_upper_layer: t.exe_upper_layer,
                         exe_from_memfd: t.exe_from_memfd,
                     };
-                    self.threads.insert(t.tid, th);
+                    self.threads.insert(t.tid, Arc::new(th));
                 }
             }
             Recorded::Fds(tables) => {
@@ -181,21 +335,23 @@ impl State {
                             dip: f.dip.clone(),
                             dport: f.dport,
                         };
-                        fds.insert(f.fd, fd);
+                        fds.insert(f.fd, Arc::new(fd));
                     }
                 }
             }
             Recorded::Containers(cs) => {
+                let tables = Arc::make_mut(&mut self.tables);
                 for c in cs {
-                    self.containers.insert(c.id.clone(), c.clone());
+                    tables.containers.insert(c.id.clone(), c.clone());
                 }
             }
             Recorded::Users(us) => {
+                let tables = Arc::make_mut(&mut self.tables);
                 for u in us {
                     if u.is_group {
-                        self.groups.insert((u.container_id.clone(), u.gid), u.name.clone());
+                        tables.groups.insert((u.container_id.clone(), u.gid), u.name.clone());
                     } else {
-                        self.users.insert((u.container_id.clone(), u.uid), u.clone());
+                        tables.users.insert((u.container_id.clone(), u.uid), u.clone());
                     }
                 }
             }
@@ -203,63 +359,128 @@ impl State {
         }
     }
 
+    pub fn hostname(&self) -> &str {
+        &self.tables.hostname
+    }
+
     pub fn thread(&self, tid: i64) -> Option<&Thread> {
-        self.threads.get(&tid)
+        self.threads.get(&tid).map(|t| &**t)
     }
 
     /// The parent process of `t`, if known.
-    pub fn parent(&self, t: &Thread) -> Option<&Thread> {
-        let main = self.threads.get(&t.pid).unwrap_or(t);
+    pub fn parent(&self, t: &Thread) -> Option<&Arc<Thread>> {
+        let main = self.threads.get(&t.pid).map_or(t, |m| &**m);
         self.threads.get(&main.ptid).filter(|p| p.tid != main.tid)
     }
 
-    pub fn fd(&self, t: &Thread, fd: i64) -> Option<&Fd> {
+    pub fn fd(&self, t: &Thread, fd: i64) -> Option<&Arc<Fd>> {
         self.fds.get(&t.pid)?.get(&fd)
+    }
+
+    /// The fd an event acts on: its `fd` parameter, else a non-negative `res`. Only events
+    /// that use, make or close an fd have one (mmap's fd parameter is not the event's fd, as
+    /// libsinsp sees it).
+    pub fn fd_num(ev: &Event<'_>) -> Option<i64> {
+        let c = code(ev.code());
+        if !c.has_fd {
+            return None;
+        }
+        match param(ev, c.fd) {
+            Some(Value::Fd(v)) => Some(v),
+            _ => match param(ev, c.res) {
+                Some(Value::Fd(v)) if v >= 0 => Some(v),
+                _ => None,
+            },
+        }
+    }
+
+    /// The ancestors of thread `tid` (see [`Lineage`]), made once per change of the thread
+    /// table.
+    fn lineage(&mut self, tid: i64) -> Lineage {
+        if let Some((generation, l)) = self.lineages.get(&tid)
+            && *generation == self.generation
+        {
+            return l.clone();
+        }
+        let mut chain: Vec<Arc<Thread>> = Vec::new();
+        let mut cur = self.threads.get(&tid);
+        while let Some(t) = cur {
+            match self.parent(t) {
+                Some(p) if chain.len() < 64 => {
+                    chain.push(p.clone());
+                    cur = Some(p);
+                }
+                _ => break,
+            }
+        }
+        let l: Lineage = chain.into();
+        self.lineages.insert(tid, (self.generation, l.clone()));
+        l
+    }
+
+    /// What the fields of `ev` need (see [`View`]), as the state is now. `args` is the event
+    /// whose parameters give the fd and path (the event itself, or for `print` the exit
+    /// with its enter's parameters merged in).
+    pub fn view(&mut self, ev: &Event<'_>, args: &Event<'_>) -> View {
+        let tid = ev.tid();
+        let thread = self.threads.get(&tid).cloned();
+        let process = match &thread {
+            Some(t) if t.pid == t.tid => Some(t.clone()),
+            Some(t) => self.threads.get(&t.pid).cloned(),
+            None => None,
+        };
+        let lineage = if thread.is_some() { self.lineage(tid) } else { Lineage::default() };
+        let fd_num = State::fd_num(args);
+        let fd = match (&thread, fd_num) {
+            (Some(t), Some(n)) => self.fd(t, n).cloned(),
+            _ => None,
+        };
+        let path =
+            (fd.is_none() && code(ev.code()).open_family).then(|| self.resolve(args, tid).into());
+        View { thread, process, lineage, fd_num, fd, path, tables: self.tables.clone() }
     }
 
     /// Changes an event makes before rules see it.
     pub fn before(&mut self, ev: &Event<'_>) {
         let tid = ev.tid();
-        let kind = kind_of(ev.code());
+        let c = code(ev.code());
         // A thread the capture never described still exists: like libsinsp, keep a
         // placeholder whose name is `<NA>`. Only syscalls make one: meta events, context
         // switches and the like do not.
-        if tid > 0 && kind & SYSCALL != 0 && !self.threads.contains_key(&tid) {
+        if tid > 0 && c.syscall && !self.threads.contains_key(&tid) {
             let comm = b"<NA>".to_vec();
-            self.threads.insert(
-                tid,
-                Thread { tid, pid: tid, comm, loginuid: u32::MAX, ..Thread::default() },
-            );
+            let t = Thread { tid, pid: tid, comm, loginuid: u32::MAX, ..Thread::default() };
+            self.threads.insert(tid, Arc::new(t));
+            self.generation += 1;
         }
         // Most events (reads, writes, waits) change nothing replay tracks.
-        if kind & CHANGES == 0 {
+        if !c.changes {
             return;
         }
-        let name = ev.name();
-        let int = |n: &str| match ev.param_named(n) {
-            Some(Ok(Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v))) => Some(v),
+        let named =
+            |n: &str| ev.info().and_then(|i| i.param_index(n)).and_then(|i| u8::try_from(i).ok());
+        let int = |n: &str| int_param(ev, named(n));
+        let bytes = |n: &str| match param(ev, named(n)) {
+            Some(Value::Str(s) | Value::Bytes(s)) => Some(s.to_vec()),
             _ => None,
         };
-        let bytes = |n: &str| match ev.param_named(n) {
-            Some(Ok(Value::Str(s) | Value::Bytes(s))) => Some(s.to_vec()),
-            _ => None,
-        };
-        match name {
-            "clone" | "fork" | "vfork" | "clone3" if ev.direction().symbol() == '<' => {
-                let res = int("res").unwrap_or(-1);
+        match c.op {
+            Op::Clone => {
+                let res = int_param(ev, c.res).unwrap_or(-1);
                 if res == 0 {
                     self.new_thread(ev, tid, &int, &bytes);
                 } else if res > 0 && !self.threads.contains_key(&res) {
                     self.new_thread(ev, res, &int, &bytes);
                 }
             }
-            "execve" | "execveat" if ev.direction().symbol() == '<' && int("res") == Some(0) => {
-                let t = self.threads.entry(tid).or_insert_with(|| Thread {
-                    tid,
-                    pid: tid,
-                    ..Thread::default()
-                });
-                take_image(t, &bytes);
+            Op::Execve if int_param(ev, c.res) == Some(0) => {
+                self.generation += 1;
+                let entry = self
+                    .threads
+                    .entry(tid)
+                    .or_insert_with(|| Arc::new(Thread { tid, pid: tid, ..Thread::default() }));
+                let t = Arc::make_mut(entry);
+                take_image(t, &mut self.blobs, &bytes);
                 if bytes("comm").is_none()
                     && let Some(exe) = bytes("exe")
                 {
@@ -267,7 +488,7 @@ impl State {
                     t.comm = exe.rsplit(|&b| b == b'/').next().unwrap_or(&exe).to_vec();
                 }
                 if let Some(v) = bytes("env") {
-                    t.env = nul_list(&v);
+                    t.env = intern(&mut self.blobs, &v);
                 }
                 if let Some(v) = bytes("trusted_exepath").filter(|v| !v.is_empty()) {
                     t.exepath = v;
@@ -282,87 +503,84 @@ impl State {
             _ => {}
         }
         // New fds.
-        let Some(info) = ev.info() else { return };
-        if !info.has_flag(dredge_format::table::flag::CREATES_FD) || ev.direction().symbol() != '<'
-        {
+        if !c.creates_fd || !c.exit {
             return;
         }
-        let fd = int("fd").or_else(|| int("res")).unwrap_or(-1);
+        let fd = int_param(ev, c.fd).or_else(|| int_param(ev, c.res)).unwrap_or(-1);
         let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
-        match name {
-            "open" | "openat" | "openat2" | "creat" | "open_by_handle_at" if fd >= 0 => {
+        let new = match c.op {
+            Op::Open if fd >= 0 => {
                 let path = self.resolve(ev, tid);
-                let flags = match ev.param_named("flags") {
-                    Some(Ok(Value::Flags(f))) => f,
+                let flags = match param(ev, c.flags) {
+                    Some(Value::Flags(f)) => f,
                     _ => 0,
                 };
-                let f = Fd { kind: fd_kind::FILE, name: path, open_flags: flags, ..Fd::default() };
-                self.fds.entry(pid).or_default().insert(fd, f);
+                Some(Fd { kind: fd_kind::FILE, name: path, open_flags: flags, ..Fd::default() })
             }
-            "socket" if fd >= 0 => {
-                self.fds
-                    .entry(pid)
-                    .or_default()
-                    .insert(fd, Fd { kind: fd_kind::IPV4_SOCK, ..Fd::default() });
-            }
-            "accept" | "accept4" if fd >= 0 => {
+            Op::Socket if fd >= 0 => Some(Fd { kind: fd_kind::IPV4_SOCK, ..Fd::default() }),
+            Op::Accept if fd >= 0 => {
                 let mut f = Fd { kind: fd_kind::IPV4_SOCK, ..Fd::default() };
-                if let Some(Ok(Value::SockTuple(t))) = ev.param_named("tuple") {
+                if let Some(Value::SockTuple(t)) = param(ev, c.tuple) {
                     fill_tuple(&mut f, &t);
                 }
-                self.fds.entry(pid).or_default().insert(fd, f);
+                Some(f)
             }
-            "pipe" | "pipe2" => {
+            Op::Pipe => {
                 for n in ["fd1", "fd2"] {
                     if let Some(v) = int(n).filter(|v| *v >= 0) {
-                        self.fds
-                            .entry(pid)
-                            .or_default()
-                            .insert(v, Fd { kind: fd_kind::FIFO, ..Fd::default() });
+                        let f = Fd { kind: fd_kind::FIFO, ..Fd::default() };
+                        self.fds.entry(pid).or_default().insert(v, Arc::new(f));
                     }
                 }
+                None
             }
-            _ if fd >= 0 => {
-                let kind = if name.starts_with("dup") { None } else { Some(fd_kind::UNSUPPORTED) };
-                let copy = match (name.starts_with("dup"), int("oldfd").or_else(|| int("fd"))) {
-                    (true, Some(old)) => self.fds.get(&pid).and_then(|m| m.get(&old)).cloned(),
-                    _ => None,
-                };
-                let f = copy
-                    .unwrap_or(Fd { kind: kind.unwrap_or(fd_kind::UNSUPPORTED), ..Fd::default() });
+            Op::Dup if fd >= 0 => {
+                let old = int("oldfd").or_else(|| int("fd"));
+                let copy = old.and_then(|o| self.fds.get(&pid).and_then(|m| m.get(&o)).cloned());
+                let f = copy.unwrap_or_else(|| {
+                    Arc::new(Fd { kind: fd_kind::UNSUPPORTED, ..Fd::default() })
+                });
                 self.fds.entry(pid).or_default().insert(fd, f);
+                None
             }
-            _ => {}
+            Op::Connect | Op::OtherFd if fd >= 0 => {
+                Some(Fd { kind: fd_kind::UNSUPPORTED, ..Fd::default() })
+            }
+            _ => None,
+        };
+        if let Some(f) = new {
+            self.fds.entry(pid).or_default().insert(fd, Arc::new(f));
         }
-        if name == "connect" {
-            if let (Some(fdnum), Some(Ok(Value::SockTuple(t)))) =
-                (int("fd"), ev.param_named("tuple"))
-            {
-                let f = self.fds.entry(pid).or_default().entry(fdnum).or_default();
-                fill_tuple(f, &t);
-            }
+        if c.op == Op::Connect
+            && let (Some(fdnum), Some(Value::SockTuple(t))) =
+                (int_param(ev, c.fd), param(ev, c.tuple))
+        {
+            let f = self.fds.entry(pid).or_default().entry(fdnum).or_default();
+            fill_tuple(Arc::make_mut(f), &t);
         }
     }
 
     /// Changes an event makes after rules have seen it.
     pub fn after(&mut self, ev: &Event<'_>) {
         let tid = ev.tid();
-        let exit = ev.direction().symbol() == '<';
-        match ev.name() {
-            "close" if exit => {
-                let ok = matches!(ev.param_named("res"), Some(Ok(Value::Errno(0))));
-                if let (true, Some(Ok(Value::Fd(fd)))) = (ok, ev.param_named("fd")) {
+        let c = code(ev.code());
+        match c.op {
+            Op::Close => {
+                let ok = matches!(param(ev, c.res), Some(Value::Errno(0)));
+                if let (true, Some(Value::Fd(fd))) = (ok, param(ev, c.fd)) {
                     let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
                     if let Some(m) = self.fds.get_mut(&pid) {
                         m.remove(&fd);
                     }
                 }
             }
-            "procexit" => {
-                if let Some(t) = self.threads.remove(&tid)
-                    && t.tid == t.pid
-                {
-                    self.fds.remove(&t.pid);
+            Op::ProcExit => {
+                if let Some(t) = self.threads.remove(&tid) {
+                    self.generation += 1;
+                    self.lineages.remove(&tid);
+                    if t.tid == t.pid {
+                        self.fds.remove(&t.pid);
+                    }
                 }
             }
             _ => {}
@@ -377,11 +595,12 @@ impl State {
         int: &dyn Fn(&str) -> Option<i64>,
         bytes: &dyn Fn(&str) -> Option<Vec<u8>>,
     ) {
-        let parent = self.threads.get(&ev.tid()).cloned().unwrap_or_default();
+        self.generation += 1;
+        let parent = self.threads.get(&ev.tid()).map(|p| (**p).clone()).unwrap_or_default();
         let mut t = Thread { tid, ..parent };
         t.pid = int("pid").unwrap_or(tid);
         t.ptid = int("ptid").unwrap_or(ev.tid());
-        take_image(&mut t, bytes);
+        take_image(&mut t, &mut self.blobs, bytes);
         if let Some(v) = int("vtid") {
             t.vtid = v;
         }
@@ -399,21 +618,22 @@ impl State {
                 self.fds.insert(t.pid, parent_fds);
             }
         }
-        self.threads.insert(tid, t);
+        self.threads.insert(tid, Arc::new(t));
     }
 
     /// The path an open-family event names, made absolute against its dirfd or the cwd.
     pub fn resolve(&self, ev: &Event<'_>, tid: i64) -> Vec<u8> {
-        let raw = match ev.param_named("name") {
-            Some(Ok(Value::Str(s))) => s.to_vec(),
+        let c = code(ev.code());
+        let raw = match param(ev, c.name) {
+            Some(Value::Str(s)) => s.to_vec(),
             _ => return Vec::new(),
         };
         if raw.starts_with(b"/") {
             return raw;
         }
         let Some(t) = self.threads.get(&tid) else { return raw };
-        let base = match ev.param_named("dirfd") {
-            Some(Ok(Value::Fd(d))) if d != -100 => self.fd(t, d).map(|f| f.name.clone()),
+        let base = match param(ev, c.dirfd) {
+            Some(Value::Fd(d)) if d != -100 => self.fd(t, d).map(|f| f.name.clone()),
             _ => None,
         }
         .unwrap_or_else(|| t.cwd.clone());

@@ -86,7 +86,8 @@ pub struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    pub(crate) fn new(start: u32, ends: &'a [u32], data: &'a [u8]) -> Self {
+    /// Parameters in `data`: the first starts at `start`, parameter `i` ends at `ends[i]`.
+    pub fn new(start: u32, ends: &'a [u32], data: &'a [u8]) -> Self {
         Params { start, ends, data }
     }
 

@@ -25,6 +25,7 @@ pub mod normalize;
 pub mod param;
 pub mod reader;
 mod record;
+pub mod repeat;
 pub mod scap;
 pub mod sign;
 pub mod state;

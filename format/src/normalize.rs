@@ -11,8 +11,9 @@
 //! Events that need no change come back as they are, borrowed; converted ones are built in
 //! buffers the [`Normalizer`] reuses, so the common path allocates nothing.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use rustc_hash::FxHashMap;
 
 use crate::event::{Event, EventHeader, Params};
 use crate::table::{Direction, flag, table};
@@ -44,9 +45,23 @@ struct Rule {
     action: Action,
     dst: u16,
     targets: Vec<Source>,
+    /// [`max_len`] of each target parameter.
+    limits: Vec<usize>,
 }
 
-struct Rules(HashMap<(u16, u8), Rule>);
+/// The upgrade rules, by event code and then by parameter count (dense: looked up per event).
+struct Rules(Vec<Vec<Option<Rule>>>);
+
+impl Rules {
+    fn get(&self, code: u16, nparams: usize) -> Option<&Rule> {
+        self.0.get(usize::from(code))?.get(nparams)?.as_ref()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.iter().flatten().flatten().count()
+    }
+}
 
 static RULES: LazyLock<Rules> = LazyLock::new(|| {
     #[allow(clippy::expect_used, reason = "compiled-in data, checked by a unit test")]
@@ -90,7 +105,7 @@ fn source(token: &str) -> Option<Source> {
 
 impl Rules {
     fn parse(text: &str) -> Result<Rules, String> {
-        let mut rules = HashMap::new();
+        let mut rules: Vec<Vec<Option<Rule>>> = Vec::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.starts_with('#')) {
             let bad = || format!("convert.tbl line {}: {line}", n + 1);
             let cols: Vec<&str> = line.split(' ').collect();
@@ -110,7 +125,17 @@ impl Rules {
             let dst = cols[4].parse().map_err(|_| bad())?;
             let targets = cols[5..].iter().map(|t| source(t)).collect::<Option<Vec<_>>>();
             let targets = targets.ok_or_else(bad)?;
-            rules.insert((src, nparams), Rule { action, dst, targets });
+            let by_count = {
+                if rules.len() <= usize::from(src) {
+                    rules.resize(usize::from(src) + 1, Vec::new());
+                }
+                &mut rules[usize::from(src)]
+            };
+            if by_count.len() <= usize::from(nparams) {
+                by_count.resize(usize::from(nparams) + 1, None);
+            }
+            let limits = (0..targets.len()).map(|i| max_len(dst, i)).collect();
+            by_count[usize::from(nparams)] = Some(Rule { action, dst, targets, limits });
         }
         Ok(Rules(rules))
     }
@@ -141,6 +166,7 @@ pub enum Normalized<'e, 'n> {
 /// One event under construction: code and parameters in one buffer.
 #[derive(Debug, Default, Clone)]
 struct Scratch {
+    /// Event code; [`NONE`] for a slot of the enter store with nothing in it.
     code: u16,
     data: Vec<u8>,
     ends: Vec<u32>,
@@ -170,7 +196,19 @@ impl Scratch {
     fn len(&self) -> usize {
         self.ends.len()
     }
+
+    /// Makes this a copy of `other`, reusing its buffers.
+    fn copy_from(&mut self, other: &Scratch) {
+        self.code = other.code;
+        self.data.clear();
+        self.data.extend_from_slice(&other.data);
+        self.ends.clear();
+        self.ends.extend_from_slice(&other.ends);
+    }
 }
+
+/// The code of an empty slot in the enter store (no event has it).
+const NONE: u16 = u16::MAX;
 
 enum Check {
     Deliver,
@@ -178,26 +216,64 @@ enum Check {
     Convert,
 }
 
+/// What the event table says of one code, as [`check`] needs it (computed once per code).
+#[derive(Debug, Clone, Copy)]
+struct CodeFacts {
+    known: bool,
+    unused: bool,
+    old: bool,
+    managed: bool,
+    enter: bool,
+    nparams: usize,
+}
+
+fn facts(code: u16) -> CodeFacts {
+    static FACTS: LazyLock<Vec<CodeFacts>> = LazyLock::new(|| {
+        table()
+            .iter()
+            .map(|info| CodeFacts {
+                known: true,
+                unused: info.has_flag(flag::UNUSED),
+                old: info.has_flag(flag::OLD_VERSION),
+                managed: info.has_flag(flag::CONVERTER_MANAGED),
+                enter: info.direction == Direction::Enter,
+                nparams: info.params.len(),
+            })
+            .collect()
+    });
+    let unknown = CodeFacts {
+        known: false,
+        unused: false,
+        old: false,
+        managed: false,
+        enter: false,
+        nparams: 0,
+    };
+    FACTS.get(usize::from(code)).copied().unwrap_or(unknown)
+}
+
 fn check(code: u16, nparams: usize) -> Result<Check, &'static str> {
-    let Some(info) = table().get(code) else { return Ok(Check::Deliver) };
-    if info.has_flag(flag::UNUSED) {
+    let f = facts(code);
+    if !f.known {
+        return Ok(Check::Deliver);
+    }
+    if f.unused {
         return Ok(Check::Drop);
     }
-    let old = info.has_flag(flag::OLD_VERSION);
-    if !info.has_flag(flag::CONVERTER_MANAGED) {
-        return match (old, info.direction) {
+    if !f.managed {
+        return match (f.old, f.enter) {
             (false, _) => Ok(Check::Deliver),
-            (true, Direction::Enter) => Ok(Check::Drop),
-            (true, Direction::Exit) => Err("a retired exit event with no upgrade"),
+            (true, true) => Ok(Check::Drop),
+            (true, false) => Err("a retired exit event with no upgrade"),
         };
     }
-    if info.direction == Direction::Enter {
+    if f.enter {
         return Ok(Check::Convert);
     }
-    if nparams > info.params.len() {
+    if nparams > f.nparams {
         return Err("more parameters than the event table lists");
     }
-    Ok(if old || nparams < info.params.len() { Check::Convert } else { Check::Deliver })
+    Ok(if f.old || nparams < f.nparams { Check::Convert } else { Check::Deliver })
 }
 
 /// Longest value a parameter of the target may hold: its width, or the length field's limit.
@@ -209,9 +285,12 @@ fn max_len(code: u16, i: usize) -> usize {
 }
 
 /// Upgrades events in capture order. Keep one per capture (it remembers enter events).
+///
+/// The enter store keeps one slot per thread, emptied (not freed) when its exit uses it, so a
+/// warm normaliser allocates nothing.
 #[derive(Debug, Default)]
 pub struct Normalizer {
-    stored: HashMap<i64, Scratch>,
+    stored: FxHashMap<i64, Scratch>,
     current: Scratch,
     next: Scratch,
     header: EventHeader,
@@ -237,16 +316,18 @@ impl Normalizer {
         self.current.load(ev.header.code, ev.params.iter());
         let mut changed = false;
         for _ in 0..MAX_STEPS {
-            let key = (self.current.code, self.current.len() as u8);
-            let rule = RULES.0.get(&key).ok_or_else(|| fail("no upgrade rule for this layout"))?;
+            let rule = RULES
+                .get(self.current.code, self.current.len())
+                .ok_or_else(|| fail("no upgrade rule for this layout"))?;
             match rule.action {
                 Action::Store => {
-                    self.stored.insert(self.header.tid, self.current.clone());
+                    let slot = self.stored.entry(self.header.tid).or_default();
+                    std::mem::swap(slot, &mut self.current);
                     return Ok(Normalized::Dropped);
                 }
                 Action::Pass | Action::StorePass => {
                     if rule.action == Action::StorePass {
-                        self.stored.insert(self.header.tid, self.current.clone());
+                        self.stored.entry(self.header.tid).or_default().copy_from(&self.current);
                     }
                     return Ok(if changed {
                         self.converted(ev.num)
@@ -283,7 +364,7 @@ impl Normalizer {
         next.ends.clear();
         let mut used_enter = false;
         for (i, target) in rule.targets.iter().enumerate() {
-            let limit = max_len(rule.dst, i);
+            let limit = rule.limits[i];
             let keep_whole = rule.action == Action::Append && i < cur.len();
             match target {
                 Source::Old(j) => {
@@ -292,6 +373,7 @@ impl Normalizer {
                 }
                 Source::Enter(j, fallback) => match self.stored.get(&self.header.tid) {
                     None => next.push(fallback),
+                    Some(enter) if enter.code == NONE => next.push(fallback),
                     Some(enter) if enter.code.wrapping_add(1) != cur.code => {
                         return Err("the enter event kept for this thread is not this exit's");
                     }
@@ -309,8 +391,8 @@ impl Normalizer {
                 },
             }
         }
-        if used_enter {
-            self.stored.remove(&self.header.tid);
+        if used_enter && let Some(slot) = self.stored.get_mut(&self.header.tid) {
+            slot.code = NONE;
         }
         Ok(())
     }
@@ -352,7 +434,7 @@ mod tests {
 
     #[test]
     fn builtin_rules_parse() {
-        assert!(RULES.0.len() > 250);
+        assert!(RULES.len() > 250);
     }
 
     #[test]

@@ -267,6 +267,24 @@ impl State {
         self.len() == 0
     }
 
+    /// The first and second half of the records, as two states of this kind (for a table
+    /// too large for one block); `None` with fewer than two records.
+    pub fn halves(&self) -> Option<(State, State)> {
+        fn split<R: Clone>(v: &[R], f: fn(Vec<R>) -> State) -> Option<(State, State)> {
+            let (a, b) = v.split_at_checked(v.len() / 2).filter(|(a, _)| !a.is_empty())?;
+            Some((f(a.to_vec()), f(b.to_vec())))
+        }
+        match self {
+            State::Machine(v) => split(v, State::Machine),
+            State::Threads(v) => split(v, State::Threads),
+            State::Fds(v) => split(v, State::Fds),
+            State::Containers(v) => split(v, State::Containers),
+            State::Users(v) => split(v, State::Users),
+            State::Interfaces(v) => split(v, State::Interfaces),
+            State::Drops(v) => split(v, State::Drops),
+        }
+    }
+
     /// The block payload: the records one after another.
     pub fn encode(&self) -> Vec<u8> {
         fn all<R: Record>(items: &[R]) -> Vec<u8> {

@@ -194,16 +194,21 @@ impl Writer {
 
     fn state_block(&mut self, state: &State, flags: u16) -> Result<(), Error> {
         self.flush_events()?;
-        if let State::Drops(drops) = state {
-            self.lost_events += drops.iter().map(|d| d.lost).sum::<u64>();
-        }
         let raw = state.encode();
         if raw.len() > MAX_PAYLOAD as usize {
+            // A table too large for one block goes in several; readers apply them in turn.
+            if let Some((a, b)) = state.halves() {
+                self.state_block(&a, flags)?;
+                return self.state_block(&b, flags);
+            }
             return Err(Error::TooLarge {
                 path: self.path.clone(),
                 what: state.kind().name(),
                 bytes: raw.len() as u64,
             });
+        }
+        if let State::Drops(drops) = state {
+            self.lost_events += drops.iter().map(|d| d.lost).sum::<u64>();
         }
         let first_event = self.next_event;
         self.send(Job {

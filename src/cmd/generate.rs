@@ -1,10 +1,12 @@
-//! `dredge generate`: write a synthetic capture (an httpd under load) for tests and benchmarks.
+//! `dredge generate`: write a synthetic capture (an httpd under load), or a large one made of
+//! copies of a real capture, for tests and benchmarks.
 
 use std::path::PathBuf;
 
 use dredge_format::{WriterOptions, sign, synth};
 
-/// Write a synthetic capture imitating an Apache httpd under load.
+/// Write a synthetic capture imitating an Apache httpd under load, or (with --from) one made of
+/// copies of a real capture with shifted times and process ids.
 #[derive(clap::Args)]
 pub struct Args {
     /// Output file.
@@ -25,11 +27,29 @@ pub struct Args {
     /// End with a short made-up intrusion (a shell in the container reading /etc/shadow).
     #[arg(long)]
     scenario: bool,
+    /// Repeat this capture (.dcap) instead of generating events.
+    #[arg(long, value_name = "CAPTURE", conflicts_with_all = ["events", "seed", "scenario"])]
+    from: Option<PathBuf>,
+    /// With --from: how many copies.
+    #[arg(long, default_value_t = 1, requires = "from")]
+    copies: u32,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let key = args.sign_key.as_deref().map(sign::load_signing_key).transpose()?;
     let options = WriterOptions { level: args.level, ..WriterOptions::default() };
+    if let Some(from) = &args.from {
+        let source = dredge_format::Capture::open(from)?;
+        let s = dredge_format::repeat::repeat(
+            &source,
+            args.copies,
+            &args.output,
+            options,
+            key.as_ref(),
+        )?;
+        report(&args.output, &s);
+        return Ok(crate::exit::OK);
+    }
     let s = synth::write_capture_with(
         &args.output,
         args.events,
@@ -38,13 +58,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         key.as_ref(),
         args.scenario,
     )?;
+    report(&args.output, &s);
+    Ok(crate::exit::OK)
+}
+
+fn report(output: &std::path::Path, s: &dredge_format::WriteSummary) {
     eprintln!(
         "{}: {} events in {} blocks, {} bytes ({:.2} bytes/event)",
-        args.output.display(),
+        output.display(),
         s.events,
         s.blocks,
         s.bytes,
         s.bytes as f64 / s.events.max(1) as f64
     );
-    Ok(crate::exit::OK)
 }

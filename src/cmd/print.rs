@@ -52,7 +52,7 @@ pub(crate) fn walk(
     debug: bool,
     visit: &mut dyn FnMut(u32, &EventFields<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<bool> {
-    let mut state = State { hostname: capture.metadata().hostname.clone(), ..State::default() };
+    let mut state = State::with_hostname(&capture.metadata().hostname);
     let mut damaged = !capture.losses().is_empty();
     let mut shown = 0u64;
     // Exits of old captures carry few parameters; the normalised view of each exit (its
@@ -91,7 +91,8 @@ pub(crate) fn walk(
             let hidden = consumed(ev.code())
                 || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")));
             if !hidden {
-                let f = EventFields { event: &ev, state: &state, merged: merged.as_ref() };
+                let view = state.view(&ev, merged.as_ref().unwrap_or(&ev));
+                let f = EventFields { event: &ev, view: &view, merged: merged.as_ref() };
                 visit(entry.header.seq, &f)?;
             }
             state.after(merged.as_ref().unwrap_or(&ev));
