@@ -16,7 +16,7 @@ use dredge_format::time::Utc;
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
-use crate::state::{Fd, Thread, View, code, param};
+use crate::state::{Fd, Tables, Thread, View, code, param};
 
 /// The fields replay extracts, by kind: the catalogue's field numbers map to these once, so
 /// extraction switches on a number, not a name.
@@ -198,6 +198,7 @@ fn kind_of(id: u32) -> F {
 pub struct EventFields<'a> {
     pub event: &'a Event<'a>,
     pub view: &'a View,
+    pub tables: &'a Tables,
     /// The same event with its enter's parameters merged in, when it is shown as recorded
     /// (`dredge print`): fd, path and result fields come from it, as sysdig takes them from
     /// the enter event.
@@ -319,12 +320,24 @@ fn ip(bytes: &[u8]) -> Option<IpAddr> {
 
 /// A parameter as sysdig-style text (flags with their names, strings as they are).
 pub fn render_param(ev: &Event<'_>, i: usize) -> Option<Vec<u8>> {
-    let info = ev.info()?.params.get(i)?;
-    let value = ev.param(i)?.ok()?;
-    Some(match value {
-        Value::Empty => b"<NA>".to_vec(),
+    let mut out = Vec::new();
+    render_param_into(ev, i, &mut out).then_some(out)
+}
+
+/// [`render_param`], appended to `out`; false (nothing written) when the event has no such
+/// parameter or it does not decode.
+pub fn render_param_into(ev: &Event<'_>, i: usize, out: &mut Vec<u8>) -> bool {
+    use std::io::Write;
+    let Some(info) = ev.info().and_then(|e| e.params.get(i)) else { return false };
+    let Some(Ok(value)) = ev.param(i) else { return false };
+    let _ = match value {
+        Value::Empty => {
+            out.extend_from_slice(b"<NA>");
+            Ok(())
+        }
         Value::Str(s) | Value::Bytes(s) => {
-            s.iter().map(|&b| if b == 0 { b'.' } else { b }).collect()
+            out.extend(s.iter().map(|&b| if b == 0 { b'.' } else { b }));
+            Ok(())
         }
         Value::Flags(v) | Value::Enum(v) => {
             let is_enum = matches!(
@@ -335,27 +348,26 @@ pub fn render_param(ev: &Event<'_>, i: usize) -> Option<Vec<u8>> {
                 .table
                 .map(|t| table().flag_names(t, u64::from(v), is_enum))
                 .unwrap_or_default();
-            if names.is_empty() {
-                v.to_string().into_bytes()
-            } else {
-                format!("{v}({names})").into_bytes()
-            }
+            if names.is_empty() { write!(out, "{v}") } else { write!(out, "{v}({names})") }
         }
-        Value::Errno(v) if v < 0 => format!("{v}({})", errno_name(v)).into_bytes(),
-        Value::Int(v) | Value::Errno(v) | Value::Fd(v) | Value::Pid(v) => {
-            v.to_string().into_bytes()
-        }
-        Value::Uint(v) | Value::RelTime(v) | Value::AbsTime(v) => v.to_string().into_bytes(),
-        Value::Uid(v) | Value::Gid(v) | Value::Mode(v) | Value::SigSet(v) => {
-            v.to_string().into_bytes()
-        }
-        other => format!("{other:?}").into_bytes(),
-    })
+        Value::Errno(v) if v < 0 => write!(out, "{v}({})", errno_name(v)),
+        Value::Int(v) | Value::Errno(v) | Value::Fd(v) | Value::Pid(v) => write!(out, "{v}"),
+        Value::Uint(v) | Value::RelTime(v) | Value::AbsTime(v) => write!(out, "{v}"),
+        Value::Uid(v) | Value::Gid(v) | Value::Mode(v) | Value::SigSet(v) => write!(out, "{v}"),
+        other => write!(out, "{other:?}"),
+    };
+    true
 }
 
 impl<'a> EventFields<'a> {
-    pub fn new(event: &'a Event<'a>, view: &'a View) -> Self {
-        EventFields { event, view, merged: None }
+    pub fn new(event: &'a Event<'a>, view: &'a View, tables: &'a Tables) -> Self {
+        EventFields { event, view, tables, merged: None }
+    }
+
+    /// The thread's process (its main thread).
+    fn process(&self) -> Option<&'a Thread> {
+        let t = self.thread()?;
+        if t.pid == t.tid { Some(t) } else { self.view.process.as_deref() }
     }
 
     /// Where parameters come from.
@@ -405,12 +417,12 @@ impl<'a> EventFields<'a> {
 
     fn container(&self) -> Option<&'a dredge_format::state::Container> {
         let id = &self.thread()?.container_id;
-        self.view.tables.containers.get(id)
+        self.tables.containers.get(id)
     }
 
     fn user(&self) -> Option<&'a dredge_format::state::User> {
         let t = self.thread()?;
-        let users = &self.view.tables.users;
+        let users = &self.tables.users;
         users.get(&(t.container_id.clone(), t.uid)).or_else(|| users.get(&(String::new(), t.uid)))
     }
 
@@ -466,7 +478,11 @@ impl<'a> Fields for EventFields<'a> {
             }
             F::EvtDir => text(vec![ev.direction().symbol() as u8]),
             F::EvtCpu => uint(u64::from(ev.header.cpu)),
-            F::EvtTime => text(Utc::from_ns(ev.ts()).time()),
+            F::EvtTime => {
+                let mut b = [0u8; 18];
+                Utc::from_ns(ev.ts()).time_bytes(&mut b);
+                text(b.to_vec())
+            }
             F::EvtTimeIso8601 => text(Utc::from_ns(ev.ts()).iso8601()),
             F::EvtTimeS => {
                 let t = Utc::from_ns(ev.ts());
@@ -483,7 +499,7 @@ impl<'a> Fields for EventFields<'a> {
             F::EvtRawtime => uint(ev.ts()),
             F::EvtRawtimeS => uint(ev.ts() / 1_000_000_000),
             F::EvtRawtimeNs => uint(ev.ts() % 1_000_000_000),
-            F::EvtHostname => text(self.view.tables.hostname.as_bytes().to_vec()),
+            F::EvtHostname => text(self.tables.hostname.as_bytes().to_vec()),
             F::EvtSource => text("syscall"),
             F::EvtCategory => {
                 text(ev.info().map_or("unknown", |e| e.category.split('|').next().unwrap_or("")))
@@ -499,7 +515,7 @@ impl<'a> Fields for EventFields<'a> {
                     }
                     out.extend_from_slice(p.name.as_bytes());
                     out.push(b'=');
-                    out.extend(render_param(ev, i).unwrap_or_default());
+                    render_param_into(ev, i, &mut out);
                 }
                 text(out)
             }
@@ -524,27 +540,25 @@ impl<'a> Fields for EventFields<'a> {
                     None => Extracted::One(Val::Bool(false)),
                 }
             }
-            F::ProcName => with_thread(&|t| text(t.comm.clone())),
-            F::ProcExe => with_thread(&|t| text(t.exe.clone())),
-            F::ProcExepath => with_thread(&|t| text(t.exepath.clone())),
+            F::ProcName => t.map_or(Extracted::Missing, |t| borrowed(&t.comm)),
+            F::ProcExe => t.map_or(Extracted::Missing, |t| borrowed(&t.exe)),
+            F::ProcExepath => t.map_or(Extracted::Missing, |t| borrowed(&t.exepath)),
             F::ProcArgs => with_thread(&|t| text(args_line(t))),
             F::ProcCmdline => with_thread(&|t| text(cmdline(t))),
-            F::ProcCwd => with_thread(&|t| text(t.cwd.clone())),
+            F::ProcCwd => t.map_or(Extracted::Missing, |t| borrowed(&t.cwd)),
             F::ProcPid => with_thread(&|t| int(t.pid)),
             F::ProcVpid => with_thread(&|t| int(t.vpid)),
             F::ProcTty => with_thread(&|t| uint(u64::from(t.tty))),
             F::ProcSid => with_thread(&|t| int(t.sid)),
             F::ThreadTid => int(ev.tid()),
             F::ThreadVtid => with_thread(&|t| int(t.vtid)),
-            F::ProcPpid => {
-                t.and(self.view.process.as_deref()).map_or(Extracted::Missing, |m| int(m.ptid))
-            }
+            F::ProcPpid => self.process().map_or(Extracted::Missing, |m| int(m.ptid)),
             F::ProcPname | F::ProcPexe | F::ProcPexepath | F::ProcPcmdline => {
                 match t.and(self.parent()) {
-                    Some(p) => match name {
-                        "proc.pname" => text(p.comm.clone()),
-                        "proc.pexe" => text(p.exe.clone()),
-                        "proc.pexepath" => text(p.exepath.clone()),
+                    Some(p) => match kind {
+                        F::ProcPname => borrowed(&p.comm),
+                        F::ProcPexe => borrowed(&p.exe),
+                        F::ProcPexepath => borrowed(&p.exepath),
                         _ => text(cmdline(p)),
                     },
                     None => Extracted::Missing,
@@ -592,11 +606,10 @@ impl<'a> Fields for EventFields<'a> {
             F::GroupName => match t {
                 Some(t) => {
                     let g = self
-                        .view
                         .tables
                         .groups
                         .get(&(t.container_id.clone(), t.gid))
-                        .or_else(|| self.view.tables.groups.get(&(String::new(), t.gid)));
+                        .or_else(|| self.tables.groups.get(&(String::new(), t.gid)));
                     text(g.map_or("<NA>".as_bytes().to_vec(), |g| g.as_bytes().to_vec()))
                 }
                 None => Extracted::Missing,

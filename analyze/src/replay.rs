@@ -11,8 +11,7 @@
 //! sorted on those keys at the end, so the findings are the same, in the same order, for any
 //! number of threads.
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Condvar, Mutex};
 
 use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_format::reader::Capture;
@@ -80,6 +79,8 @@ pub type Render<'a, T> = dyn Fn(&Report<'_, '_>) -> (Option<T>, bool) + Sync + '
 /// buffer.
 #[derive(Default)]
 struct Batch {
+    /// The tables as of every item (a batch ends where they change).
+    tables: std::sync::Arc<crate::state::Tables>,
     items: Vec<Item>,
     data: Vec<u8>,
     /// End offset in `data` of each parameter of every item, one item after another.
@@ -99,6 +100,13 @@ struct Item {
 const BATCH: usize = 1024;
 
 impl Batch {
+    /// Empties the batch, keeping its allocations.
+    fn clear(&mut self) {
+        self.items.clear();
+        self.data.clear();
+        self.ends.clear();
+    }
+
     fn push(&mut self, ev: &Event<'_>, view: View) {
         let start = self.data.len() as u32;
         let first = self.ends.len() as u32;
@@ -135,7 +143,7 @@ impl<T> Evaluation<'_, T> {
         let mut findings = 0;
         for item in &batch.items {
             let ev = batch.event(item);
-            let fields = EventFields::new(&ev, &item.view);
+            let fields = EventFields::new(&ev, &item.view, &batch.tables);
             for &i in self.ruleset.candidates(ev.code()) {
                 let rule = &self.ruleset.rules[i as usize];
                 if !dredge_rules::eval::eval(&rule.filter, &fields) {
@@ -176,16 +184,13 @@ struct Tracker<'a, T> {
 }
 
 impl<T> Tracker<'_, T> {
-    fn state_block(&mut self, capture: &Capture, entry: &IndexEntry) {
-        match capture.decode_state(entry) {
-            Some(Ok(s)) => self.state.apply_recorded(&s),
-            Some(Err(e)) => self.summary.damaged_blocks.push(e.to_string()),
-            None => {}
-        }
-    }
-
     /// Tracks the events of one block; calls `ship` with each full batch.
-    fn events(&mut self, block: &EventBlock, render: &Render<'_, T>, ship: &mut dyn FnMut(Batch)) {
+    fn events(
+        &mut self,
+        block: &EventBlock,
+        render: &Render<'_, T>,
+        ship: &mut dyn FnMut(&mut Batch),
+    ) {
         for raw in block.iter() {
             self.summary.events += 1;
             if let Some(mut occ) = self.monitor.as_mut().and_then(|m| m.on_event(raw.ts())) {
@@ -212,12 +217,85 @@ impl<T> Tracker<'_, T> {
             if !self.ruleset.candidates(ev.code()).is_empty() {
                 self.summary.evaluated += 1;
                 let view = self.state.view(&ev, &ev);
+                if self.batch.items.is_empty() {
+                    self.batch.tables = self.state.tables.clone();
+                }
                 self.batch.push(&ev, view);
                 if self.batch.items.len() >= BATCH {
-                    ship(std::mem::take(&mut self.batch));
+                    ship(&mut self.batch);
                 }
             }
             self.state.after(&ev);
+        }
+    }
+}
+
+/// Blocks decoded ahead of the tracker, at most.
+const AHEAD: usize = 8;
+
+/// Batches waiting for an evaluator before the tracker evaluates one itself.
+const QUEUED: usize = 4;
+
+/// What the tracker and the evaluators share.
+struct Queue<T> {
+    /// The next block no one has started decoding.
+    next_decode: usize,
+    /// The block the tracker wants next.
+    wanted: usize,
+    decoded: std::collections::BTreeMap<usize, Decoded>,
+    batches: std::collections::VecDeque<Batch>,
+    /// The tracker is done: evaluators finish the queue and leave.
+    done: bool,
+    lines: Vec<Line<T>>,
+    findings: u64,
+    /// Evaluated batches, back for the tracker to empty and refill: their allocations are
+    /// reused, and the shared versions they hold are let go on the thread that took them.
+    spare: Vec<Batch>,
+}
+
+struct Shared<T> {
+    queue: Mutex<Queue<T>>,
+    changed: Condvar,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<T>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the outputs of an evaluated batch, and the batch for reuse.
+    fn keep(&self, (lines, findings): (Vec<Line<T>>, u64), batch: Batch) {
+        let mut q = self.lock();
+        q.lines.extend(lines);
+        q.findings += findings;
+        if q.spare.len() < 2 * QUEUED {
+            q.spare.push(batch);
+        }
+    }
+}
+
+/// An evaluator: decodes blocks ahead of the tracker when it may need them soon, else
+/// evaluates batches, until the tracker is done and the queue is empty.
+fn evaluator<T>(capture: &Capture, shared: &Shared<T>, evaluation: &Evaluation<'_, T>) {
+    let blocks = capture.blocks();
+    let mut q = shared.lock();
+    loop {
+        if q.next_decode < blocks.len() && q.next_decode < q.wanted + AHEAD && !q.done {
+            let i = q.next_decode;
+            q.next_decode += 1;
+            drop(q);
+            let d = decode(capture, &blocks[i]);
+            q = shared.lock();
+            q.decoded.insert(i, d);
+            shared.changed.notify_all();
+        } else if let Some(batch) = q.batches.pop_front() {
+            drop(q);
+            shared.keep(evaluation.run(&batch), batch);
+            q = shared.lock();
+        } else if q.done {
+            return;
+        } else {
+            q = shared.changed.wait(q).unwrap_or_else(|e| e.into_inner());
         }
     }
 }
@@ -246,88 +324,95 @@ pub fn replay_parallel<T: Send>(
         stopped: false,
     };
     let evaluation = Evaluation { ruleset, matching, render };
-    let results: Mutex<(Vec<Line<T>>, u64)> = Mutex::new((Vec::new(), 0));
-    let keep = |(lines, findings): (Vec<Line<T>>, u64)| {
-        let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
-        r.0.extend(lines);
-        r.1 += findings;
+    let shared = Shared {
+        queue: Mutex::new(Queue {
+            next_decode: 0,
+            wanted: 0,
+            decoded: Default::default(),
+            batches: Default::default(),
+            done: false,
+            lines: Vec::new(),
+            findings: 0,
+            spare: Vec::new(),
+        }),
+        changed: Condvar::new(),
     };
+    let blocks = capture.blocks();
 
     std::thread::scope(|s| {
-        // Blocks, decoded in file order off the tracker's thread when there is more than one.
-        let (block_tx, block_rx) = sync_channel::<(usize, Option<Decoded>)>(4);
-        let blocks = capture.blocks();
-        if threads > 1 {
-            s.spawn(move || {
-                for (i, entry) in blocks.iter().enumerate() {
-                    if block_tx.send((i, decode(capture, entry))).is_err() {
-                        break;
-                    }
-                }
-            });
-        } else {
-            drop(block_tx);
-        }
-        let mut next_block = {
-            let mut inline = 0usize;
-            move || -> Option<(usize, Option<Decoded>)> {
-                if threads > 1 {
-                    block_rx.recv().ok()
-                } else {
-                    let i = inline;
-                    inline += 1;
-                    blocks.get(i).map(|e| (i, decode(capture, e)))
-                }
-            }
-        };
-
-        // Evaluators on the other cores, fed batches through a short queue.
-        let (batch_tx, batch_rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(2 * threads);
-        let batch_rx = Arc::new(Mutex::new(batch_rx));
         for _ in 1..threads {
-            let rx = Arc::clone(&batch_rx);
-            let (evaluation, keep) = (&evaluation, &keep);
-            s.spawn(move || {
-                loop {
-                    let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    let Ok(batch) = next else { break };
-                    keep(evaluation.run(&batch));
-                }
-            });
+            s.spawn(|| evaluator(capture, &shared, &evaluation));
         }
-        // A full queue means the evaluators are behind: the tracker evaluates this one.
-        let mut ship = |batch: Batch| {
-            if threads == 1 {
-                keep(evaluation.run(&batch));
-                return;
-            }
-            if let Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) =
-                batch_tx.try_send(batch)
-            {
-                keep(evaluation.run(&b));
+        // Hands a batch to the evaluators; when they are behind (or there are none), the
+        // tracker evaluates the oldest batch itself.
+        let mut ship = |batch: &mut Batch| {
+            let behind = {
+                let mut q = shared.lock();
+                let mut next = q.spare.pop().unwrap_or_default();
+                next.clear();
+                q.batches.push_back(std::mem::replace(batch, next));
+                shared.changed.notify_one();
+                if threads == 1 || q.batches.len() > QUEUED { q.batches.pop_front() } else { None }
+            };
+            if let Some(b) = behind {
+                shared.keep(evaluation.run(&b), b);
             }
         };
-
-        while let Some((i, decoded)) = next_block() {
+        for (i, entry) in blocks.iter().enumerate() {
             if tracker.stopped {
                 break;
             }
-            let entry = &blocks[i];
+            // The block: decoded by an evaluator, or by the tracker when no one has started it.
+            let decoded = {
+                let mut q = shared.lock();
+                q.wanted = i;
+                shared.changed.notify_all();
+                loop {
+                    if let Some(d) = q.decoded.remove(&i) {
+                        break d;
+                    }
+                    if q.next_decode <= i {
+                        q.next_decode = i + 1;
+                        drop(q);
+                        break decode(capture, entry);
+                    }
+                    q = shared.changed.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+            };
             match decoded {
-                _ if entry.header.kind.is_state() => tracker.state_block(capture, entry),
-                Some(Ok(block)) => tracker.events(&block, render, &mut ship),
-                Some(Err(e)) => tracker.summary.damaged_blocks.push(e),
-                None => {}
+                Decoded::State(Ok(state)) => {
+                    // Events before the block see the tables as they were.
+                    if !tracker.batch.items.is_empty() {
+                        ship(&mut tracker.batch);
+                    }
+                    tracker.state.apply_recorded(&state);
+                }
+                Decoded::Events(Ok(block)) => tracker.events(&block, render, &mut ship),
+                Decoded::State(Err(e)) | Decoded::Events(Err(e)) => {
+                    tracker.summary.damaged_blocks.push(e)
+                }
+                Decoded::Nothing => {}
             }
             progress(tracker.summary.events);
         }
-        ship(std::mem::take(&mut tracker.batch));
-        drop(batch_tx);
-        // The decoder may be blocked on a full queue after a stop: let it finish.
-        while next_block().is_some() {}
+        ship(&mut tracker.batch);
+        // What is still queued is evaluated by everyone, the tracker included.
+        loop {
+            let next = {
+                let mut q = shared.lock();
+                q.done = true;
+                shared.changed.notify_all();
+                q.batches.pop_front()
+            };
+            match next {
+                Some(b) => shared.keep(evaluation.run(&b), b),
+                None => break,
+            }
+        }
     });
 
-    let (mut lines, findings) = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let queue = shared.queue.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (mut lines, findings) = (queue.lines, queue.findings);
     lines.append(&mut tracker.lines);
     lines.sort_by_key(|l| (l.event, l.kind, l.rule));
     // A stopping drop action ends the output there, whatever was found after it.
@@ -343,9 +428,20 @@ pub fn replay_parallel<T: Send>(
     (lines, summary)
 }
 
-type Decoded = Result<EventBlock, String>;
+/// A block, decoded.
+enum Decoded {
+    Events(Result<EventBlock, String>),
+    State(Result<dredge_format::State, String>),
+    /// Neither events nor state (header, footer, signature).
+    Nothing,
+}
 
-fn decode(capture: &Capture, entry: &IndexEntry) -> Option<Decoded> {
-    (entry.header.kind == BlockKind::Events)
-        .then(|| capture.decode_events(entry).map_err(|e| e.to_string()))
+fn decode(capture: &Capture, entry: &IndexEntry) -> Decoded {
+    if entry.header.kind == BlockKind::Events {
+        return Decoded::Events(capture.decode_events(entry).map_err(|e| e.to_string()));
+    }
+    match capture.decode_state(entry) {
+        Some(s) => Decoded::State(s.map_err(|e| e.to_string())),
+        None => Decoded::Nothing,
+    }
 }

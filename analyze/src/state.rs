@@ -53,7 +53,7 @@ pub struct Thread {
 }
 
 /// One open fd.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Fd {
     /// See [`fd_kind`].
     pub kind: u8,
@@ -92,14 +92,18 @@ pub struct State {
     /// Lineages by tid, with the generation they were made in.
     lineages: FxHashMap<i64, (u64, Lineage)>,
     blobs: FxHashSet<Arc<[u8]>>,
+    /// The fds of state blocks, interned: the same file or socket open in many processes is
+    /// kept once.
+    recorded_fds: FxHashSet<Arc<Fd>>,
 }
 
 /// What the fields of one event need from the state, as of that event: shared versions that
-/// stay valid while the state moves on.
+/// stay valid while the state moves on. The [`Tables`] go beside it (they change seldom, so
+/// one reference serves many views).
 #[derive(Debug, Clone, Default)]
 pub struct View {
     pub thread: Option<Arc<Thread>>,
-    /// The thread's process (its main thread), when known.
+    /// The thread's process (its main thread), when known and not the thread itself.
     pub process: Option<Arc<Thread>>,
     pub lineage: Lineage,
     /// The event's fd number (see [`State::fd_num`]) and what it refers to.
@@ -107,7 +111,6 @@ pub struct View {
     pub fd: Option<Arc<Fd>>,
     /// For an open-family event: the path it names, made absolute.
     pub path: Option<Arc<[u8]>>,
-    pub tables: Arc<Tables>,
 }
 
 /// What the state does with an event code.
@@ -335,7 +338,15 @@ impl State {
                             dip: f.dip.clone(),
                             dport: f.dport,
                         };
-                        fds.insert(f.fd, Arc::new(fd));
+                        let fd = match self.recorded_fds.get(&fd) {
+                            Some(known) => known.clone(),
+                            None => {
+                                let fd = Arc::new(fd);
+                                self.recorded_fds.insert(fd.clone());
+                                fd
+                            }
+                        };
+                        fds.insert(f.fd, fd);
                     }
                 }
             }
@@ -425,9 +436,8 @@ impl State {
         let tid = ev.tid();
         let thread = self.threads.get(&tid).cloned();
         let process = match &thread {
-            Some(t) if t.pid == t.tid => Some(t.clone()),
-            Some(t) => self.threads.get(&t.pid).cloned(),
-            None => None,
+            Some(t) if t.pid != t.tid => self.threads.get(&t.pid).cloned(),
+            _ => None,
         };
         let lineage = if thread.is_some() { self.lineage(tid) } else { Lineage::default() };
         let fd_num = State::fd_num(args);
@@ -437,7 +447,7 @@ impl State {
         };
         let path =
             (fd.is_none() && code(ev.code()).open_family).then(|| self.resolve(args, tid).into());
-        View { thread, process, lineage, fd_num, fd, path, tables: self.tables.clone() }
+        View { thread, process, lineage, fd_num, fd, path }
     }
 
     /// Changes an event makes before rules see it.

@@ -362,6 +362,18 @@ impl Normalizer {
         next.code = rule.dst;
         next.data.clear();
         next.ends.clear();
+        // The enter event kept for this thread, if it is this exit's.
+        let enter = match self.stored.get_mut(&self.header.tid) {
+            Some(e) if e.code == NONE => None,
+            Some(e) if e.code.wrapping_add(1) != cur.code => {
+                let wants_enter = rule.targets.iter().any(|t| matches!(t, Source::Enter(..)));
+                if wants_enter {
+                    return Err("the enter event kept for this thread is not this exit's");
+                }
+                None
+            }
+            other => other,
+        };
         let mut used_enter = false;
         for (i, target) in rule.targets.iter().enumerate() {
             let limit = rule.limits[i];
@@ -371,14 +383,10 @@ impl Normalizer {
                     let p = cur.param(*j).ok_or("a rule copies a parameter the event lacks")?;
                     next.push(if keep_whole { p } else { &p[..p.len().min(limit)] });
                 }
-                Source::Enter(j, fallback) => match self.stored.get(&self.header.tid) {
+                Source::Enter(j, fallback) => match enter.as_deref() {
                     None => next.push(fallback),
-                    Some(enter) if enter.code == NONE => next.push(fallback),
-                    Some(enter) if enter.code.wrapping_add(1) != cur.code => {
-                        return Err("the enter event kept for this thread is not this exit's");
-                    }
-                    Some(enter) => {
-                        let p = enter.param(*j).ok_or("the kept enter event lacks a parameter")?;
+                    Some(e) => {
+                        let p = e.param(*j).ok_or("the kept enter event lacks a parameter")?;
                         next.push(&p[..p.len().min(limit)]);
                         used_enter = true;
                     }
@@ -391,7 +399,7 @@ impl Normalizer {
                 },
             }
         }
-        if used_enter && let Some(slot) = self.stored.get_mut(&self.header.tid) {
+        if used_enter && let Some(slot) = enter {
             slot.code = NONE;
         }
         Ok(())

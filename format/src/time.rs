@@ -38,7 +38,26 @@ impl Utc {
 
     /// `19:43:33.999999999` (sysdig's and Falco's `evt.time`)
     pub fn time(&self) -> String {
-        format!("{:02}:{:02}:{:02}.{:09}", self.hour, self.minute, self.second, self.nanos)
+        let mut b = [0u8; 18];
+        self.time_bytes(&mut b);
+        b.iter().map(|&c| c as char).collect()
+    }
+
+    /// [`time`](Utc::time) into a buffer, digit by digit (a line of `print` shows one).
+    pub fn time_bytes(&self, out: &mut [u8; 18]) {
+        fn digits(out: &mut [u8], mut v: u64) {
+            for d in out.iter_mut().rev() {
+                *d = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
+        digits(&mut out[0..2], self.hour % 100);
+        out[2] = b':';
+        digits(&mut out[3..5], self.minute);
+        out[5] = b':';
+        digits(&mut out[6..8], self.second);
+        out[8] = b'.';
+        digits(&mut out[9..18], self.nanos);
     }
 
     /// `2016-08-04T16:17:57.881781397+0000` (Falco's `evt.time.iso8601`)

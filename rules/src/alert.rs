@@ -174,3 +174,74 @@ pub fn text_alert(rule: &Rule, ts: u64, fields: &dyn Fields, format: &AlertForma
     let (message, _) = render(&rule.output, fields);
     text_line(rule, ts, &message, format)
 }
+
+/// An output format made ready for many events: its field references built once, text
+/// written straight into a caller's buffer (what `print` runs per event).
+pub struct TextFormat {
+    pieces: Vec<Prepared>,
+}
+
+enum Prepared {
+    Text(Vec<u8>),
+    Field { field: FieldRef, width: Option<usize> },
+}
+
+impl TextFormat {
+    pub fn new(pieces: &[Piece]) -> TextFormat {
+        let pieces = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => Prepared::Text(t.as_bytes().to_vec()),
+                Piece::Field { name, arg, spec, width } => {
+                    Prepared::Field { field: field_ref(name, arg, spec), width: *width }
+                }
+            })
+            .collect();
+        TextFormat { pieces }
+    }
+
+    /// Appends the line for the event behind `fields` to `out` (missing values as `<NA>`);
+    /// returns whether every field had a value.
+    pub fn write(&self, fields: &dyn Fields, out: &mut Vec<u8>) -> bool {
+        let mut complete = true;
+        for p in &self.pieces {
+            match p {
+                Prepared::Text(t) => out.extend_from_slice(t),
+                Prepared::Field { field, width: None } => {
+                    let values = fields.extract(field);
+                    complete &= values != Extracted::Missing;
+                    match &values {
+                        Extracted::One(v) => write_value(v, out),
+                        other => out.extend_from_slice(field_text(field, other).as_bytes()),
+                    }
+                }
+                Prepared::Field { field, width: Some(w) } => {
+                    let values = fields.extract(field);
+                    complete &= values != Extracted::Missing;
+                    let s = field_text(field, &values);
+                    let cut: String = s.chars().take(*w).collect();
+                    out.extend_from_slice(format!("{cut:<w$}").as_bytes());
+                }
+            }
+        }
+        complete
+    }
+}
+
+/// [`value_text`], appended to `out` without a new string.
+fn write_value(v: &Val<'_>, out: &mut Vec<u8>) {
+    use std::io::Write;
+    match v {
+        Val::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(_) => out.extend_from_slice(b),
+            Err(_) => out.extend_from_slice(String::from_utf8_lossy(b).as_bytes()),
+        },
+        Val::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Val::Uint(u) => {
+            let _ = write!(out, "{u}");
+        }
+        other => out.extend_from_slice(value_text(other).as_bytes()),
+    }
+}

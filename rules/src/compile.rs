@@ -6,8 +6,9 @@
 //! `bcontains`), so that evaluation compares ready values: hash sets for `in`, a compiled
 //! regex, split patterns for `pmatch`. Errors carry the text Falco gives.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
+
+use rustc_hash::FxHashSet;
 
 use crate::ast::{
     Compare, Expr, Modifier, Operand, Operator, Rhs, TransformerInput, TransformerKind, Value,
@@ -165,7 +166,7 @@ pub enum Test {
 /// The right side of `in`/`intersects`, in the form lookups want.
 #[derive(Debug, Clone, Default)]
 pub struct LiteralSet {
-    pub bytes: HashSet<Vec<u8>>,
+    pub bytes: FxHashSet<Vec<u8>>,
     pub others: Vec<Literal>,
 }
 

@@ -350,7 +350,7 @@ fn find_caseless(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// `fnmatch(pattern, text, 0)`: `*` and `?` match any byte including `/`; `[...]` classes

@@ -8,7 +8,7 @@ use dredge_analyze::fields::EventFields;
 use dredge_analyze::state::State;
 use dredge_format::BlockKind;
 use dredge_format::normalize::{Normalized, Normalizer};
-use dredge_rules::alert::render;
+use dredge_rules::alert::TextFormat;
 use dredge_rules::catalogue::fields;
 use dredge_rules::compile::{Filter, compile};
 use dredge_rules::eval::eval;
@@ -92,7 +92,8 @@ pub(crate) fn walk(
                 || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")));
             if !hidden {
                 let view = state.view(&ev, merged.as_ref().unwrap_or(&ev));
-                let f = EventFields { event: &ev, view: &view, merged: merged.as_ref() };
+                let (tables, merged) = (&state.tables, merged.as_ref());
+                let f = EventFields { event: &ev, view: &view, tables, merged };
                 visit(entry.header.seq, &f)?;
             }
             state.after(merged.as_ref().unwrap_or(&ev));
@@ -123,13 +124,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let pieces = parse_format(format_text, fields()).map_err(|e| Usage(format!("-p: {e}")))?;
 
+    let format = TextFormat::new(&pieces);
     let opened = super::open_capture(&args.file)?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut line = Vec::with_capacity(256);
     let damaged = walk(&args.file, &opened.capture, args.debug, &mut |_, f| {
         if filter.as_ref().is_none_or(|flt| eval(flt, f)) {
-            let (line, values) = render(&pieces, f);
-            if all || values.iter().all(|(_, v)| !v.is_null()) {
-                writeln!(out, "{line}").context("writing output")?;
+            line.clear();
+            if format.write(f, &mut line) || all {
+                line.push(b'\n');
+                out.write_all(&line).context("writing output")?;
             }
         }
         Ok(())

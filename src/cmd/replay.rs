@@ -267,6 +267,7 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
     let mut per_rule: BTreeMap<String, u64> = BTreeMap::new();
     let mut per_priority: BTreeMap<Priority, u64> = BTreeMap::new();
     let mut events = 0;
+    let mut evaluated = 0u64;
     let mut damaged = false;
     let mut stopped = false;
     let (mut occurrences, mut actions_taken) = (0, 0);
@@ -356,6 +357,7 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
         occurrences += summary.drop_occurrences;
         actions_taken += summary.drop_actions;
         events += summary.events;
+        evaluated += summary.evaluated;
         for d in &summary.damaged_blocks {
             eprintln!("dredge: {}: {d}", file.display());
             damaged = true;
@@ -401,7 +403,10 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
         eprintln!("   - event drop detected: {occurrences} occurrences");
         eprintln!("   - num times actions taken: {actions_taken}");
     }
-    eprintln!("{events} events read in {:.3} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{events} events read, {evaluated} of them evaluated against rules, in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(if stopped {
         crate::exit::INTEGRITY
     } else if damaged {
