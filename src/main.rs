@@ -70,6 +70,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => exit::code(code),
+        // The reader of our output went away (`dredge print ... | head`): nothing is wrong.
+        Err(err) if exit::is_broken_pipe(&err) => exit::code(exit::OK),
         Err(err) => {
             eprintln!("dredge: {err:#}");
             exit::code(exit::for_error(&err))

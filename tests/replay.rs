@@ -101,3 +101,30 @@ fn bad_rules_and_settings_are_refused_with_falcos_exit_code() {
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("threshold must be a double in the range"));
 }
+
+/// `print` formats on every core; its lines must come out the same, in the same order.
+#[test]
+fn print_is_the_same_for_one_two_and_three_threads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sample = root.join("samples/synthetic-httpd.dcap").display().to_string();
+    let formats = [
+        vec![],
+        vec!["-p", "%evt.num %proc.name %proc.pname %proc.aname[2] %fd.name %user.name"],
+        vec!["fd.typechar=f and proc.name=httpd", "-p", "*%evt.num %fd.name %evt.res"],
+    ];
+    for format in formats {
+        let run = |threads: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_dredge"))
+                .args(["print", &sample, "--threads", threads])
+                .args(&format)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        let one = run("1");
+        assert!(one.iter().filter(|&&b| b == b'\n').count() > 1000, "{format:?}");
+        assert_eq!(run("2"), one, "{format:?}");
+        assert_eq!(run("3"), one, "{format:?}");
+    }
+}

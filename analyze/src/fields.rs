@@ -16,7 +16,7 @@ use dredge_format::time::Utc;
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
-use crate::state::{Fd, Tables, Thread, View, code, param};
+use crate::state::{Fd, Needs, Tables, Thread, View, code, param};
 
 /// The fields replay extracts, by kind: the catalogue's field numbers map to these once, so
 /// extraction switches on a number, not a name.
@@ -192,6 +192,20 @@ fn kind_of(id: u32) -> F {
             .collect()
     });
     BY_ID.get(id as usize).copied().unwrap_or(F::Other)
+}
+
+/// What of the state the catalogue field `id` reads (see [`Needs`]).
+pub fn needs(id: u32) -> Needs {
+    use F::*;
+    match kind_of(id) {
+        ProcPname | ProcPexe | ProcPexepath | ProcPcmdline | ProcAname | ProcApid | ProcAexe
+        | ProcAexepath | ProcAcmdline => Needs { lineage: true, fd: false },
+        FdNum | FdName | FdNameraw | FdDirectory | FdFilename | FdTypechar | FdType | FdSip
+        | FdCip | FdRip | FdLip | FdSport | FdRport | FdCport | FdLport => {
+            Needs { lineage: false, fd: true }
+        }
+        _ => Needs::NONE,
+    }
 }
 
 /// One event in its context.

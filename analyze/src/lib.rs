@@ -4,9 +4,12 @@
 //! [`state`] rebuilds threads, fds, containers and users from state blocks and events;
 //! [`fields`] gives the rules engine each field's value for an event in that state; [`replay`]
 //! drives a capture through a ruleset and collects findings; [`parquet`] writes them for SQL.
+//! [`batch`] and [`pool`] carry events with their state views to other threads.
 
+pub mod batch;
 pub mod drops;
 pub mod fields;
 pub mod parquet;
+pub mod pool;
 pub mod replay;
 pub mod state;

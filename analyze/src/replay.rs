@@ -1,26 +1,27 @@
 //! Driving a capture through a ruleset, on every core.
 //!
-//! Replay is a pipeline. A decoder thread decompresses event blocks in file order. One
-//! thread, the *tracker*, takes every event in order: it normalises it (enter merged into
-//! exit), applies it to the state, and for each event that some rule could match takes a
-//! [`View`] of the state (shared versions of the thread, its ancestors, its fd and the
-//! tables that never change once made) and copies the event beside it into a batch.
-//! *Evaluators* run the rules over whole batches on the other cores, while the state moves
-//! on; the tracker evaluates a batch itself whenever the evaluators are behind, so no core
-//! idles. Every output is tagged with its event number and rule position and the outputs are
-//! sorted on those keys at the end, so the findings are the same, in the same order, for any
-//! number of threads.
+//! Replay is a pipeline. One thread, the *tracker*, takes every event in file order: it
+//! normalises it (enter merged into exit), applies it to the state, and for each event that
+//! some rule could match takes a [`View`] of the state (shared versions of the thread, its
+//! ancestors and its fd, which never change once made) and copies the event beside it into a
+//! batch. *Evaluators* on the other cores decode the blocks the tracker will need next and
+//! run the rules over whole batches while the state moves on; the tracker decodes a block
+//! itself when no one has started it, and evaluates a batch itself when the evaluators are
+//! behind, so no core idles. Every output is tagged with its event number and rule position
+//! and the outputs are sorted on those keys at the end, so the findings are the same, in the
+//! same order, for any number of threads.
 
 use std::sync::{Condvar, Mutex};
 
 use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_format::reader::Capture;
-use dredge_format::{BlockKind, Event, EventBlock, EventHeader, IndexEntry, Params};
+use dredge_format::{BlockKind, Event, EventBlock, IndexEntry};
 use dredge_rules::ruleset::Ruleset;
 
+use crate::batch::Batch;
 use crate::drops::{DropMonitor, DropOccurrence, DropPolicy};
 use crate::fields::EventFields;
-use crate::state::{State, View};
+use crate::state::State;
 
 /// Something replay reports as it goes.
 pub enum Report<'r, 'e> {
@@ -75,58 +76,8 @@ pub struct Line<T> {
 /// stop after it.
 pub type Render<'a, T> = dyn Fn(&Report<'_, '_>) -> (Option<T>, bool) + Sync + 'a;
 
-/// Events kept for evaluation: each one's header and view, its parameters copied into one
-/// buffer.
-#[derive(Default)]
-struct Batch {
-    /// The tables as of every item (a batch ends where they change).
-    tables: std::sync::Arc<crate::state::Tables>,
-    items: Vec<Item>,
-    data: Vec<u8>,
-    /// End offset in `data` of each parameter of every item, one item after another.
-    ends: Vec<u32>,
-}
-
-struct Item {
-    num: u64,
-    header: EventHeader,
-    /// Where the item's parameters start in `data`, and its range in `ends`.
-    start: u32,
-    ends: (u32, u32),
-    view: View,
-}
-
 /// Events per batch: enough to make handing one over cheap, few enough to keep all cores fed.
 const BATCH: usize = 1024;
-
-impl Batch {
-    /// Empties the batch, keeping its allocations.
-    fn clear(&mut self) {
-        self.items.clear();
-        self.data.clear();
-        self.ends.clear();
-    }
-
-    fn push(&mut self, ev: &Event<'_>, view: View) {
-        let start = self.data.len() as u32;
-        let first = self.ends.len() as u32;
-        for p in ev.params.iter() {
-            self.data.extend_from_slice(p);
-            self.ends.push(self.data.len() as u32);
-        }
-        let ends = (first, self.ends.len() as u32);
-        self.items.push(Item { num: ev.num, header: ev.header, start, ends, view });
-    }
-
-    fn event(&self, item: &Item) -> Event<'_> {
-        let ends = &self.ends[item.ends.0 as usize..item.ends.1 as usize];
-        Event {
-            num: item.num,
-            header: item.header,
-            params: Params::new(item.start, ends, &self.data),
-        }
-    }
-}
 
 /// What evaluation needs, shared by every thread.
 struct Evaluation<'a, T> {
@@ -141,16 +92,14 @@ impl<T> Evaluation<'_, T> {
     fn run(&self, batch: &Batch) -> (Vec<Line<T>>, u64) {
         let mut out = Vec::new();
         let mut findings = 0;
-        for item in &batch.items {
-            let ev = batch.event(item);
-            let fields = EventFields::new(&ev, &item.view, &batch.tables);
+        batch.each(|ev, fields| {
             for &i in self.ruleset.candidates(ev.code()) {
                 let rule = &self.ruleset.rules[i as usize];
-                if !dredge_rules::eval::eval(&rule.filter, &fields) {
+                if !dredge_rules::eval::eval(&rule.filter, fields) {
                     continue;
                 }
                 findings += 1;
-                let report = Report::Finding { rule: i as usize, event: &ev, fields: &fields };
+                let report = Report::Finding { rule: i as usize, event: ev, fields };
                 let (rendered, stop) = (self.render)(&report);
                 if rendered.is_some() || stop {
                     out.push(Line {
@@ -165,7 +114,7 @@ impl<T> Evaluation<'_, T> {
                     break;
                 }
             }
-        }
+        });
         (out, findings)
     }
 }
@@ -217,11 +166,8 @@ impl<T> Tracker<'_, T> {
             if !self.ruleset.candidates(ev.code()).is_empty() {
                 self.summary.evaluated += 1;
                 let view = self.state.view(&ev, &ev);
-                if self.batch.items.is_empty() {
-                    self.batch.tables = self.state.tables.clone();
-                }
-                self.batch.push(&ev, view);
-                if self.batch.items.len() >= BATCH {
+                self.batch.push(&ev, None, view, &self.state.tables);
+                if self.batch.len() >= BATCH {
                     ship(&mut self.batch);
                 }
             }
@@ -382,7 +328,7 @@ pub fn replay_parallel<T: Send>(
             match decoded {
                 Decoded::State(Ok(state)) => {
                     // Events before the block see the tables as they were.
-                    if !tracker.batch.items.is_empty() {
+                    if !tracker.batch.is_empty() {
                         ship(&mut tracker.batch);
                     }
                     tracker.state.apply_recorded(&state);

@@ -113,6 +113,24 @@ pub struct View {
     pub path: Option<Arc<[u8]>>,
 }
 
+/// What of a [`View`] the fields in use read: the rest need not be looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// Parent and ancestors (`proc.p*`, `proc.a*`).
+    pub lineage: bool,
+    /// The event's fd and path (`fd.*`).
+    pub fd: bool,
+}
+
+impl Needs {
+    pub const ALL: Needs = Needs { lineage: true, fd: true };
+    pub const NONE: Needs = Needs { lineage: false, fd: false };
+
+    pub fn union(self, other: Needs) -> Needs {
+        Needs { lineage: self.lineage || other.lineage, fd: self.fd || other.fd }
+    }
+}
+
 /// What the state does with an event code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
@@ -433,20 +451,26 @@ impl State {
     /// whose parameters give the fd and path (the event itself, or for `print` the exit
     /// with its enter's parameters merged in).
     pub fn view(&mut self, ev: &Event<'_>, args: &Event<'_>) -> View {
+        self.view_of(ev, args, Needs::ALL)
+    }
+
+    /// [`view`](State::view), with only what `needs` says filled in.
+    pub fn view_of(&mut self, ev: &Event<'_>, args: &Event<'_>, needs: Needs) -> View {
         let tid = ev.tid();
         let thread = self.threads.get(&tid).cloned();
         let process = match &thread {
             Some(t) if t.pid != t.tid => self.threads.get(&t.pid).cloned(),
             _ => None,
         };
-        let lineage = if thread.is_some() { self.lineage(tid) } else { Lineage::default() };
-        let fd_num = State::fd_num(args);
+        let lineage =
+            if thread.is_some() && needs.lineage { self.lineage(tid) } else { Lineage::default() };
+        let fd_num = if needs.fd { State::fd_num(args) } else { None };
         let fd = match (&thread, fd_num) {
             (Some(t), Some(n)) => self.fd(t, n).cloned(),
             _ => None,
         };
-        let path =
-            (fd.is_none() && code(ev.code()).open_family).then(|| self.resolve(args, tid).into());
+        let path = (needs.fd && fd.is_none() && code(ev.code()).open_family)
+            .then(|| self.resolve(args, tid).into());
         View { thread, process, lineage, fd_num, fd, path }
     }
 

@@ -195,6 +195,40 @@ pub enum Filter {
     Check(Box<Check>),
 }
 
+impl Filter {
+    /// Calls `f` with every field the filter reads (inputs of composite fields and fields
+    /// compared with fields included).
+    pub fn each_field(&self, f: &mut dyn FnMut(&FieldRef)) {
+        match self {
+            Filter::And(items) | Filter::Or(items) => items.iter().for_each(|i| i.each_field(f)),
+            Filter::Not(inner) => inner.each_field(f),
+            Filter::Check(c) => {
+                c.field.each_field(f);
+                if let Test::Field(_, other) = &c.test {
+                    other.each_field(f);
+                }
+            }
+        }
+    }
+}
+
+impl FieldRef {
+    /// Calls `f` with this field and, for a composite, every field it is made of.
+    pub fn each_field(&self, f: &mut dyn FnMut(&FieldRef)) {
+        f(self);
+        let parts = match self.composite.as_deref() {
+            Some(Composite::Join { parts, .. } | Composite::Concat(parts)) => parts.as_slice(),
+            Some(Composite::Getopt { args, .. }) => args.as_slice(),
+            None => &[],
+        };
+        for p in parts {
+            if let Part::Field(field) = p {
+                field.each_field(f);
+            }
+        }
+    }
+}
+
 /// Why a condition does not compile (the text is Falco's where Falco has one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

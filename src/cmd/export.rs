@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use dredge_analyze::parquet::EventsWriter;
+use dredge_analyze::state::Needs;
 use dredge_format::scap;
 use dredge_rules::eval::eval;
 
@@ -74,12 +75,14 @@ fn events(args: &Args, out: &Path) -> anyhow::Result<u8> {
         Err(e) => return failed(&e),
     };
     let mut write_error = None;
-    let damaged = super::print::walk(&args.input, &opened.capture, false, &mut |block, f| {
-        if write_error.is_none() && filter.as_ref().is_none_or(|flt| eval(flt, f)) {
-            write_error = writer.push(block, f).err();
-        }
-        Ok(())
-    })?;
+    let damaged =
+        super::print::walk(&args.input, &opened.capture, false, Needs::ALL, &mut |shown| {
+            let f = shown.fields();
+            if write_error.is_none() && filter.as_ref().is_none_or(|flt| eval(flt, &f)) {
+                write_error = writer.push(shown.block, &f).err();
+            }
+            Ok(())
+        })?;
     if let Some(e) = write_error {
         return failed(&e);
     }

@@ -4,18 +4,25 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use std::sync::Arc;
+
+use dredge_analyze::batch::Batch;
 use dredge_analyze::fields::EventFields;
-use dredge_analyze::state::State;
-use dredge_format::BlockKind;
+use dredge_analyze::pool::ordered;
+use dredge_analyze::state::{Needs, State, Tables, View};
 use dredge_format::normalize::{Normalized, Normalizer};
+use dredge_format::{BlockKind, Event};
 use dredge_rules::alert::TextFormat;
 use dredge_rules::catalogue::fields;
 use dredge_rules::compile::{Filter, compile};
 use dredge_rules::eval::eval;
-use dredge_rules::output::parse_format;
+use dredge_rules::output::{Piece, parse_format};
 use dredge_rules::parse_condition;
 
 use crate::exit::Usage;
+
+/// Events per batch handed to a formatting thread.
+const BATCH: usize = 2048;
 
 /// sysdig's default line.
 const DEFAULT_FORMAT: &str =
@@ -35,6 +42,32 @@ pub struct Args {
     /// Show internal events too (procinfo and the like), as sysdig's -D does.
     #[arg(short = 'D', long)]
     debug: bool,
+    /// Threads formatting lines (default: one per core); lines come out in order whatever
+    /// the number.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// One event as `print` shows it, with what its fields need.
+pub(crate) struct Shown<'a> {
+    /// Sequence number of the block it came from.
+    pub block: u32,
+    pub event: &'a Event<'a>,
+    /// The exit with its enter's parameters merged in (fd, path and result fields).
+    pub merged: Option<&'a Event<'a>>,
+    pub view: View,
+    pub tables: &'a Arc<Tables>,
+}
+
+impl Shown<'_> {
+    pub fn fields(&self) -> EventFields<'_> {
+        EventFields {
+            event: self.event,
+            view: &self.view,
+            tables: self.tables,
+            merged: self.merged,
+        }
+    }
 }
 
 /// Meta events sysdig consumes and never shows: container and user/group announcements.
@@ -44,13 +77,14 @@ fn consumed(code: u16) -> bool {
 
 /// Walks the events of `capture` as sysdig shows them (numbered as sysdig numbers them,
 /// meta events consumed, internal ones only with `debug`), with the state rebuilt as it goes;
-/// `visit` gets each event's block sequence number and fields. Returns whether the capture
-/// was damaged (damaged blocks are reported on stderr and skipped).
+/// `visit` gets each event shown. Returns whether the capture was damaged (damaged blocks are
+/// reported on stderr and skipped).
 pub(crate) fn walk(
     file: &std::path::Path,
     capture: &dredge_format::Capture,
     debug: bool,
-    visit: &mut dyn FnMut(u32, &EventFields<'_>) -> anyhow::Result<()>,
+    needs: Needs,
+    visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<bool> {
     let mut state = State::with_hostname(&capture.metadata().hostname);
     let mut damaged = !capture.losses().is_empty();
@@ -91,10 +125,9 @@ pub(crate) fn walk(
             let hidden = consumed(ev.code())
                 || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")));
             if !hidden {
-                let view = state.view(&ev, merged.as_ref().unwrap_or(&ev));
+                let view = state.view_of(&ev, merged.as_ref().unwrap_or(&ev), needs);
                 let (tables, merged) = (&state.tables, merged.as_ref());
-                let f = EventFields { event: &ev, view: &view, tables, merged };
-                visit(entry.header.seq, &f)?;
+                visit(Shown { block: entry.header.seq, event: &ev, merged, view, tables })?;
             }
             state.after(merged.as_ref().unwrap_or(&ev));
         }
@@ -125,18 +158,59 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let pieces = parse_format(format_text, fields()).map_err(|e| Usage(format!("-p: {e}")))?;
 
     let format = TextFormat::new(&pieces);
+    // Only what the filter and the format read is looked up in the state.
+    let mut needs = Needs::NONE;
+    for p in &pieces {
+        if let Piece::Field { spec, .. } = p {
+            needs = needs.union(dredge_analyze::fields::needs(spec.id));
+        }
+    }
+    if let Some(f) = &filter {
+        f.each_field(&mut |r| needs = needs.union(dredge_analyze::fields::needs(r.spec.id)));
+    }
     let opened = super::open_capture(&args.file)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut line = Vec::with_capacity(256);
-    let damaged = walk(&args.file, &opened.capture, args.debug, &mut |_, f| {
-        if filter.as_ref().is_none_or(|flt| eval(flt, f)) {
-            line.clear();
-            if format.write(f, &mut line) || all {
-                line.push(b'\n');
-                out.write_all(&line).context("writing output")?;
+    // The tracking walks the capture here; other threads filter and format batches of events,
+    // and their lines come back in order.
+    let lines = |(batch, mut text): (Batch, Vec<u8>)| -> (Batch, Vec<u8>) {
+        text.clear();
+        batch.each(|_, f| {
+            if filter.as_ref().is_none_or(|flt| eval(flt, f)) {
+                let start = text.len();
+                if format.write(f, &mut text) || all {
+                    text.push(b'\n');
+                } else {
+                    text.truncate(start);
+                }
             }
-        }
+        });
+        (batch, text)
+    };
+    // Batches and line buffers go round: filled here, formatted there, written and emptied
+    // here again.
+    let spare = std::cell::RefCell::new(Vec::<(Batch, Vec<u8>)>::new());
+    let mut sink = |(mut batch, text): (Batch, Vec<u8>)| -> anyhow::Result<()> {
+        out.write_all(&text).context("writing output")?;
+        batch.clear();
+        spare.borrow_mut().push((batch, text));
         Ok(())
+    };
+    let fresh = || spare.borrow_mut().pop().unwrap_or_default();
+    let threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+    let mut damaged = false;
+    ordered(threads, &lines, &mut sink, |pool, sink| {
+        let mut job = fresh();
+        damaged = walk(&args.file, &opened.capture, args.debug, needs, &mut |shown| {
+            if !job.0.is_empty() && !Arc::ptr_eq(&job.0.tables, shown.tables) {
+                pool.submit(std::mem::replace(&mut job, fresh()), sink)?;
+            }
+            job.0.push(shown.event, shown.merged, shown.view, shown.tables);
+            if job.0.len() >= BATCH {
+                pool.submit(std::mem::replace(&mut job, fresh()), sink)?;
+            }
+            Ok(())
+        })?;
+        pool.submit(job, sink)
     })?;
     out.flush().context("writing output")?;
     Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
