@@ -13,6 +13,7 @@ use dredge_format::param::{ParamType, Value};
 use dredge_format::state::fd_kind;
 use dredge_format::table::table;
 use dredge_format::time::Utc;
+use dredge_rules::alert::{push_int, push_uint};
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
@@ -365,9 +366,18 @@ pub fn render_param_into(ev: &Event<'_>, i: usize, out: &mut Vec<u8>) -> bool {
             if names.is_empty() { write!(out, "{v}") } else { write!(out, "{v}({names})") }
         }
         Value::Errno(v) if v < 0 => write!(out, "{v}({})", errno_name(v)),
-        Value::Int(v) | Value::Errno(v) | Value::Fd(v) | Value::Pid(v) => write!(out, "{v}"),
-        Value::Uint(v) | Value::RelTime(v) | Value::AbsTime(v) => write!(out, "{v}"),
-        Value::Uid(v) | Value::Gid(v) | Value::Mode(v) | Value::SigSet(v) => write!(out, "{v}"),
+        Value::Int(v) | Value::Errno(v) | Value::Fd(v) | Value::Pid(v) => {
+            push_int(out, v);
+            Ok(())
+        }
+        Value::Uint(v) | Value::RelTime(v) | Value::AbsTime(v) => {
+            push_uint(out, v);
+            Ok(())
+        }
+        Value::Uid(v) | Value::Gid(v) | Value::Mode(v) | Value::SigSet(v) => {
+            push_uint(out, u64::from(v));
+            Ok(())
+        }
         other => write!(out, "{other:?}"),
     };
     true
@@ -490,7 +500,7 @@ impl<'a> Fields for EventFields<'a> {
                 }
                 borrowed(ev.name().as_bytes())
             }
-            F::EvtDir => text(vec![ev.direction().symbol() as u8]),
+            F::EvtDir => borrowed(if ev.direction().symbol() == '>' { b">" } else { b"<" }),
             F::EvtCpu => uint(u64::from(ev.header.cpu)),
             F::EvtTime => {
                 let mut b = [0u8; 18];

@@ -228,20 +228,56 @@ impl TextFormat {
     }
 }
 
+/// `v` in decimal, appended to `out` (what `write!` does, without the formatting machinery:
+/// `print` writes several numbers a line).
+pub fn push_uint(out: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// [`push_uint`] for signed values.
+pub fn push_int(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_uint(out, v.unsigned_abs());
+}
+
 /// [`value_text`], appended to `out` without a new string.
 fn write_value(v: &Val<'_>, out: &mut Vec<u8>) {
-    use std::io::Write;
     match v {
         Val::Bytes(b) => match std::str::from_utf8(b) {
             Ok(_) => out.extend_from_slice(b),
             Err(_) => out.extend_from_slice(String::from_utf8_lossy(b).as_bytes()),
         },
-        Val::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Val::Uint(u) => {
-            let _ = write!(out, "{u}");
-        }
+        Val::Int(i) => push_int(out, *i),
+        Val::Uint(u) => push_uint(out, *u),
         other => out.extend_from_slice(value_text(other).as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for v in [0i64, 1, -1, 9, 10, -10, 1234567890, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            push_int(&mut out, v);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
+        let mut out = Vec::new();
+        push_uint(&mut out, u64::MAX);
+        assert_eq!(out, u64::MAX.to_string().into_bytes());
     }
 }
