@@ -17,7 +17,7 @@ use dredge_rules::alert::{push_int, push_uint};
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
-use crate::state::{Fd, Needs, Tables, Thread, View, code, param};
+use crate::state::{Fd, Needs, Tables, Thread, View, code};
 
 /// The fields replay extracts, by kind: the catalogue's field numbers map to these once, so
 /// extraction switches on a number, not a name.
@@ -224,6 +224,15 @@ fn text(b: impl Into<Vec<u8>>) -> Extracted<'static> {
     Extracted::One(Val::Bytes(Cow::Owned(b.into())))
 }
 
+/// A text that is missing when empty.
+fn known(s: &str) -> Extracted<'_> {
+    if s.is_empty() {
+        Extracted::Missing
+    } else {
+        Extracted::One(Val::Bytes(Cow::Borrowed(s.as_bytes())))
+    }
+}
+
 fn borrowed(b: &[u8]) -> Extracted<'_> {
     Extracted::One(Val::Bytes(Cow::Borrowed(b)))
 }
@@ -250,7 +259,8 @@ fn cmdline(t: &Thread) -> Vec<u8> {
     out
 }
 
-/// Names of common errno values, as `evt.res` prints them.
+/// The name of an errno value, as `evt.res` prints it (Linux's numbering, with the kernel's
+/// internal restart codes a capture can record).
 fn errno_name(e: i64) -> String {
     let name = match -e {
         1 => "EPERM",
@@ -258,27 +268,149 @@ fn errno_name(e: i64) -> String {
         3 => "ESRCH",
         4 => "EINTR",
         5 => "EIO",
+        6 => "ENXIO",
+        7 => "E2BIG",
+        8 => "ENOEXEC",
         9 => "EBADF",
+        10 => "ECHILD",
         11 => "EAGAIN",
         12 => "ENOMEM",
         13 => "EACCES",
         14 => "EFAULT",
+        15 => "ENOTBLK",
         16 => "EBUSY",
         17 => "EEXIST",
+        18 => "EXDEV",
+        19 => "ENODEV",
         20 => "ENOTDIR",
         21 => "EISDIR",
         22 => "EINVAL",
+        23 => "ENFILE",
         24 => "EMFILE",
+        25 => "ENOTTY",
+        26 => "ETXTBSY",
+        27 => "EFBIG",
         28 => "ENOSPC",
+        29 => "ESPIPE",
+        30 => "EROFS",
+        31 => "EMLINK",
         32 => "EPIPE",
+        33 => "EDOM",
+        34 => "ERANGE",
+        35 => "EDEADLK",
+        36 => "ENAMETOOLONG",
+        37 => "ENOLCK",
         38 => "ENOSYS",
         39 => "ENOTEMPTY",
+        40 => "ELOOP",
+        42 => "ENOMSG",
+        43 => "EIDRM",
+        44 => "ECHRNG",
+        45 => "EL2NSYNC",
+        46 => "EL3HLT",
+        47 => "EL3RST",
+        48 => "ELNRNG",
+        49 => "EUNATCH",
+        50 => "ENOCSI",
+        51 => "EL2HLT",
+        52 => "EBADE",
+        53 => "EBADR",
+        54 => "EXFULL",
+        55 => "ENOANO",
+        56 => "EBADRQC",
+        57 => "EBADSLT",
+        59 => "EBFONT",
+        60 => "ENOSTR",
+        61 => "ENODATA",
+        62 => "ETIME",
+        63 => "ENOSR",
+        64 => "ENONET",
+        65 => "ENOPKG",
+        66 => "EREMOTE",
+        67 => "ENOLINK",
+        68 => "EADV",
+        69 => "ESRMNT",
+        70 => "ECOMM",
+        71 => "EPROTO",
+        72 => "EMULTIHOP",
+        73 => "EDOTDOT",
+        74 => "EBADMSG",
+        75 => "EOVERFLOW",
+        76 => "ENOTUNIQ",
+        77 => "EBADFD",
+        78 => "EREMCHG",
+        79 => "ELIBACC",
+        80 => "ELIBBAD",
+        81 => "ELIBSCN",
+        82 => "ELIBMAX",
+        83 => "ELIBEXEC",
+        84 => "EILSEQ",
+        85 => "ERESTART",
+        86 => "ESTRPIPE",
+        87 => "EUSERS",
+        88 => "ENOTSOCK",
+        89 => "EDESTADDRREQ",
+        90 => "EMSGSIZE",
+        91 => "EPROTOTYPE",
+        92 => "ENOPROTOOPT",
+        93 => "EPROTONOSUPPORT",
+        94 => "ESOCKTNOSUPPORT",
         95 => "EOPNOTSUPP",
+        96 => "EPFNOSUPPORT",
+        97 => "EAFNOSUPPORT",
         98 => "EADDRINUSE",
+        99 => "EADDRNOTAVAIL",
+        100 => "ENETDOWN",
+        101 => "ENETUNREACH",
+        102 => "ENETRESET",
+        103 => "ECONNABORTED",
         104 => "ECONNRESET",
+        105 => "ENOBUFS",
+        106 => "EISCONN",
+        107 => "ENOTCONN",
+        108 => "ESHUTDOWN",
+        109 => "ETOOMANYREFS",
         110 => "ETIMEDOUT",
         111 => "ECONNREFUSED",
+        112 => "EHOSTDOWN",
+        113 => "EHOSTUNREACH",
+        114 => "EALREADY",
         115 => "EINPROGRESS",
+        116 => "ESTALE",
+        117 => "EUCLEAN",
+        118 => "ENOTNAM",
+        119 => "ENAVAIL",
+        120 => "EISNAM",
+        121 => "EREMOTEIO",
+        122 => "EDQUOT",
+        123 => "ENOMEDIUM",
+        124 => "EMEDIUMTYPE",
+        125 => "ECANCELED",
+        126 => "ENOKEY",
+        127 => "EKEYEXPIRED",
+        128 => "EKEYREVOKED",
+        129 => "EKEYREJECTED",
+        130 => "EOWNERDEAD",
+        131 => "ENOTRECOVERABLE",
+        132 => "ERFKILL",
+        512 => "ERESTARTSYS",
+        513 => "ERESTARTNOINTR",
+        514 => "ERESTARTNOHAND",
+        515 => "ENOIOCTLCMD",
+        516 => "ERESTART_RESTARTBLOCK",
+        517 => "EPROBE_DEFER",
+        518 => "EOPENSTALE",
+        519 => "ENOPARAM",
+        521 => "EBADHANDLE",
+        522 => "ENOTSYNC",
+        523 => "EBADCOOKIE",
+        524 => "ENOTSUPP",
+        525 => "ETOOSMALL",
+        526 => "ESERVERFAULT",
+        527 => "EBADTYPE",
+        528 => "EJUKEBOX",
+        529 => "EIOCBQUEUED",
+        530 => "ERECALLCONFLICT",
         _ => return format!("E{}", -e),
     };
     name.to_string()
@@ -403,13 +535,16 @@ impl<'a> EventFields<'a> {
         self.view.thread.as_deref()
     }
 
-    /// The syscall's return value: its `res` parameter (or the returned `fd`).
+    /// The syscall's return value: an exit event's first parameter (`res`, or the returned
+    /// `fd`); enter events have none.
     fn result(&self) -> Option<i64> {
         let args = self.args();
-        let c = code(args.code());
-        match param(args, c.res).or_else(|| param(args, c.fd)) {
-            Some(Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v)) => Some(v),
-            Some(Value::Uint(v)) => Some(v as i64),
+        if !code(args.code()).exit {
+            return None;
+        }
+        match args.param(0)?.ok()? {
+            Value::Errno(v) | Value::Fd(v) | Value::Pid(v) | Value::Int(v) => Some(v),
+            Value::Uint(v) => Some(v as i64),
             _ => None,
         }
     }
@@ -697,13 +832,14 @@ impl<'a> Fields for EventFields<'a> {
                     _ => Extracted::Missing,
                 },
                 Some(_) => match self.container() {
+                    // A detail the runtime left empty has no value, as sysdig shows it.
                     Some(c) => match name {
-                        "container.name" => text(c.name.clone()),
-                        "container.image" => text(c.image.clone()),
-                        "container.image.repository" => text(c.image_repo.clone()),
-                        "container.image.tag" => text(c.image_tag.clone()),
-                        "container.image.id" => text(c.image_id.clone()),
-                        "container.full_id" => text(c.full_id.clone()),
+                        "container.name" => known(&c.name),
+                        "container.image" => known(&c.image),
+                        "container.image.repository" => known(&c.image_repo),
+                        "container.image.tag" => known(&c.image_tag),
+                        "container.image.id" => known(&c.image_id),
+                        "container.full_id" => known(&c.full_id),
                         "container.type" => text(c.runtime.clone()),
                         _ => Extracted::One(Val::Bool(c.privileged)),
                     },

@@ -263,7 +263,12 @@ fn take_image(
     if let Some(v) = bytes("comm") {
         t.comm = v;
     }
-    if let Some(v) = bytes("cwd") {
+    // An empty cwd says nothing (old exits carry one); a known one ends with `/`, as libsinsp
+    // keeps it.
+    if let Some(mut v) = bytes("cwd").filter(|v| !v.is_empty()) {
+        if !v.ends_with(b"/") {
+            v.push(b'/');
+        }
         t.cwd = v;
     }
     if let Some(v) = bytes("cgroups") {
@@ -491,6 +496,10 @@ impl State {
         if !c.changes {
             return;
         }
+        if matches!(ev.code(), 272 | 324) {
+            self.container_event(ev);
+            return;
+        }
         let named =
             |n: &str| ev.info().and_then(|i| i.param_index(n)).and_then(|i| u8::try_from(i).ok());
         let int = |n: &str| int_param(ev, named(n));
@@ -622,6 +631,35 @@ impl State {
         // `connect` on a known socket updates its addresses (done in before for rules).
     }
 
+    /// A container announcement: like libsinsp, the event's thread becomes a stand-in process
+    /// named `container:ID` in that container (pid -1, ids in its namespace -2, root), so the
+    /// event shows where it belongs. The container's details come with the state blocks.
+    fn container_event(&mut self, ev: &Event<'_>) {
+        let json = match ev.param(0) {
+            Some(Ok(Value::Str(s) | Value::Bytes(s))) => String::from_utf8_lossy(s).into_owned(),
+            _ => return,
+        };
+        let Some(c) = container::from_json(&json) else { return };
+        let tid = ev.tid();
+        let t = Thread {
+            tid,
+            pid: -1,
+            ptid: 0,
+            vtid: -2,
+            vpid: -2,
+            comm: format!("container:{}", c.id).into_bytes(),
+            container_id: c.id.clone(),
+            ..Thread::default()
+        };
+        // Also under its pid, so that it is its own process (`proc.ppid` 0, as sysdig shows).
+        let t = Arc::new(t);
+        self.threads.insert(-1, t.clone());
+        self.threads.insert(tid, t);
+        self.generation += 1;
+        let tables = Arc::make_mut(&mut self.tables);
+        tables.containers.entry(c.id.clone()).or_insert(c);
+    }
+
     fn new_thread(
         &mut self,
         ev: &Event<'_>,
@@ -630,10 +668,13 @@ impl State {
         bytes: &dyn Fn(&str) -> Option<Vec<u8>>,
     ) {
         self.generation += 1;
-        let parent = self.threads.get(&ev.tid()).map(|p| (**p).clone()).unwrap_or_default();
-        let mut t = Thread { tid, ..parent };
+        // The child's own exit (`res` 0) names its parent; the parent's exit is the parent's.
+        let parent_tid = if tid == ev.tid() { int("ptid").unwrap_or(-1) } else { ev.tid() };
+        let parent = self.threads.get(&parent_tid).map(|p| (**p).clone());
+        let parent_pid = parent.as_ref().map_or(parent_tid, |p| p.pid);
+        let mut t = Thread { tid, ..parent.unwrap_or_default() };
         t.pid = int("pid").unwrap_or(tid);
-        t.ptid = int("ptid").unwrap_or(ev.tid());
+        t.ptid = int("ptid").unwrap_or(parent_tid);
         take_image(&mut t, &mut self.blobs, bytes);
         if let Some(v) = int("vtid") {
             t.vtid = v;
@@ -644,13 +685,13 @@ impl State {
         if let Some(Ok(Value::Uint(u))) = ev.param_named("uid") {
             t.uid = u as u32;
         }
-        // A new process gets a copy of its parent's fds.
-        if t.pid == tid && t.pid != ev.tid() {
-            if let Some(parent_fds) =
-                self.fds.get(&self.threads.get(&ev.tid()).map_or(ev.tid(), |p| p.pid)).cloned()
-            {
-                self.fds.insert(t.pid, parent_fds);
-            }
+        // A new process gets a copy of its parent's fds (once: both exits of a clone come).
+        if t.pid == tid
+            && t.pid != parent_pid
+            && !self.fds.contains_key(&t.pid)
+            && let Some(parent_fds) = self.fds.get(&parent_pid).cloned()
+        {
+            self.fds.insert(t.pid, parent_fds);
         }
         self.threads.insert(tid, Arc::new(t));
     }
@@ -663,7 +704,11 @@ impl State {
             _ => return Vec::new(),
         };
         if raw.starts_with(b"/") {
-            return raw;
+            // As given, without a trailing slash (sysdig shows `/etc/init.d/` as `/etc/init.d`).
+            return match raw.strip_suffix(b"/") {
+                Some(r) if !r.is_empty() => r.to_vec(),
+                _ => raw,
+            };
         }
         let Some(t) = self.threads.get(&tid) else { return raw };
         let base = match param(ev, c.dirfd) {
@@ -671,6 +716,13 @@ impl State {
             _ => None,
         }
         .unwrap_or_else(|| t.cwd.clone());
+        // With no directory known, the path stays relative, `.` and `..` resolved (as sysdig
+        // shows it).
+        if base.is_empty() {
+            let mut rel = join_path(b"/", &raw);
+            rel.remove(0);
+            return rel;
+        }
         join_path(&base, &raw)
     }
 }

@@ -89,6 +89,7 @@ pub(crate) fn walk(
     let mut state = State::with_hostname(&capture.metadata().hostname);
     let mut damaged = !capture.losses().is_empty();
     let mut shown = 0u64;
+    let mut seen_other = false;
     // Exits of old captures carry few parameters; the normalised view of each exit (its
     // enter's parameters merged in) gives fields what sysdig gets from the enter event.
     let mut normalizer = Normalizer::new();
@@ -122,7 +123,11 @@ pub(crate) fn walk(
                 _ => None,
             };
             state.before(merged.as_ref().unwrap_or(&ev));
-            let hidden = consumed(ev.code())
+            // The container list at the head of a capture is consumed; a container announced
+            // later is an event sysdig shows.
+            let announced_late = matches!(ev.code(), 272 | 324) && seen_other;
+            seen_other |= !consumed(ev.code());
+            let hidden = (consumed(ev.code()) && !announced_late)
                 || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")));
             if !hidden {
                 let view = state.view_of(&ev, merged.as_ref().unwrap_or(&ev), needs);
