@@ -235,6 +235,9 @@ pub(crate) fn code(c: u16) -> &'static Code {
     CODES.get(usize::from(c)).unwrap_or(&UNKNOWN)
 }
 
+/// `PPM_CL_CLONE_THREAD`: the new task is a thread of the caller's process.
+const CLONE_THREAD: u32 = 8192;
+
 /// Parameter `slot` of `ev`, decoded.
 pub(crate) fn param<'e>(ev: &Event<'e>, slot: Option<u8>) -> Option<Value<'e>> {
     ev.param(usize::from(slot?))?.ok()
@@ -486,7 +489,8 @@ impl State {
         // A thread the capture never described still exists: like libsinsp, keep a
         // placeholder whose name is `<NA>`. Only syscalls make one: meta events, context
         // switches and the like do not.
-        if tid > 0 && c.syscall && !self.threads.contains_key(&tid) {
+        let existed = self.threads.contains_key(&tid);
+        if tid > 0 && c.syscall && !existed {
             let comm = b"<NA>".to_vec();
             let t = Thread { tid, pid: tid, comm, loginuid: u32::MAX, ..Thread::default() };
             self.threads.insert(tid, Arc::new(t));
@@ -508,9 +512,11 @@ impl State {
             _ => None,
         };
         match c.op {
+            // Both exits of a clone come, in either order; the first makes the child (as
+            // libsinsp does: the parent's exit knows the caller, the child's its own ids).
             Op::Clone => {
                 let res = int_param(ev, c.res).unwrap_or(-1);
-                if res == 0 {
+                if res == 0 && !existed {
                     self.new_thread(ev, tid, &int, &bytes);
                 } else if res > 0 && !self.threads.contains_key(&res) {
                     self.new_thread(ev, res, &int, &bytes);
@@ -539,7 +545,9 @@ impl State {
                 if let Some(p) = int("pid") {
                     t.pid = p;
                 }
-                if let Some(p) = int("ptid") {
+                // A known parent stays the one the clone gave (after a reparenting execve's
+                // ptid names another process, and libsinsp keeps the first).
+                if let Some(p) = int("ptid").filter(|_| t.ptid == 0) {
                     t.ptid = p;
                 }
             }
@@ -668,19 +676,33 @@ impl State {
         bytes: &dyn Fn(&str) -> Option<Vec<u8>>,
     ) {
         self.generation += 1;
-        // The child's own exit (`res` 0) names its parent; the parent's exit is the parent's.
-        let parent_tid = if tid == ev.tid() { int("ptid").unwrap_or(-1) } else { ev.tid() };
+        let own_exit = tid == ev.tid();
+        // The child's own exit (`res` 0) names its parent; the parent's exit is the caller's.
+        let parent_tid = if own_exit { int("ptid").unwrap_or(-1) } else { ev.tid() };
         let parent = self.threads.get(&parent_tid).map(|p| (**p).clone());
         let parent_pid = parent.as_ref().map_or(parent_tid, |p| p.pid);
         let mut t = Thread { tid, ..parent.unwrap_or_default() };
-        t.pid = int("pid").unwrap_or(tid);
-        t.ptid = int("ptid").unwrap_or(parent_tid);
-        take_image(&mut t, &mut self.blobs, bytes);
-        if let Some(v) = int("vtid") {
-            t.vtid = v;
+        if own_exit {
+            t.pid = int("pid").unwrap_or(tid);
+            t.ptid = int("ptid").unwrap_or(parent_tid);
+        } else {
+            // The caller's exit: a thread joins the caller's process, anything else is a new
+            // process whose parent is the caller.
+            let flags = match ev.param_named("flags") {
+                Some(Ok(Value::Flags(f))) => f,
+                _ => 0,
+            };
+            t.pid = if flags & CLONE_THREAD != 0 { parent_pid } else { tid };
+            t.ptid = parent_tid;
         }
-        if let Some(v) = int("vpid") {
-            t.vpid = v;
+        take_image(&mut t, &mut self.blobs, bytes);
+        if own_exit {
+            if let Some(v) = int("vtid") {
+                t.vtid = v;
+            }
+            if let Some(v) = int("vpid") {
+                t.vpid = v;
+            }
         }
         if let Some(Ok(Value::Uint(u))) = ev.param_named("uid") {
             t.uid = u as u32;
