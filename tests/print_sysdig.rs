@@ -12,7 +12,7 @@
 //! - user fields of old captures (sysdig 0.29.3 shows uid 4294967295 and no name there,
 //!   dredge the uid the capture recorded);
 //! - fd kinds of old captures' fd lists (a terminal listed at the start is a file to sysdig);
-//! - socket names of connects whose socket was opened before the capture, unix tuples;
+//! - some socket names: a connect that reuses a socket, sockets listed at the start;
 //! - `proc.cwd` and `proc.exepath` of processes the capture's own events do not describe.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
@@ -33,7 +33,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
         "%evt.num %evt.time %proc.pid %fd.name %evt.rawres",
     ),
     (30, "proc.name=cat", "%evt.num %evt.type %evt.cpu"),
-    (22, "fd.typechar=f and evt.dir=<", "%evt.num %fd.name %fd.typechar %fd.type"),
+    (23, "fd.typechar=f and evt.dir=<", "%evt.num %fd.name %fd.typechar %fd.type"),
     (
         23,
         "evt.type=execve and evt.dir=<",
@@ -43,13 +43,13 @@ const PAIRS: [(usize, &str, &str); 20] = [
     (30, "evt.dir=<", "%evt.num %evt.res %evt.rawres"),
     (7, "", "%evt.num %user.name %user.uid %group.gid"),
     (30, "", "%evt.num %container.id %container.name"),
-    (22, "fd.type=ipv4", "%evt.num %fd.name %fd.sip %fd.cip %fd.sport %fd.cport"),
-    (18, "evt.type=connect and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
+    (27, "fd.type=ipv4", "%evt.num %fd.name %fd.sip %fd.cip %fd.sport %fd.cport"),
+    (28, "evt.type=connect and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
     (30, "", "%evt.num %evt.rawtime %evt.time.s"),
     (30, "proc.name contains http", "%evt.num %proc.name %proc.pname"),
-    (16, "evt.type=close and evt.dir=<", "%evt.num %fd.num %fd.name"),
+    (29, "evt.type=close and evt.dir=<", "%evt.num %fd.num %fd.name"),
     (17, "", "%evt.num %proc.exepath %proc.tty"),
-    (22, "evt.type=read and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
+    (29, "evt.type=read and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
     (30, "not evt.type in (read, write)", "%evt.num %evt.type"),
     (30, "", "%evt.num %evt.failed"),
     (25, "fd.name startswith /etc", "%evt.num %fd.name %fd.directory %fd.filename"),

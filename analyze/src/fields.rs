@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
 use dredge_format::event::Event;
-use dredge_format::param::{ParamType, Value};
+use dredge_format::param::{ParamType, SockTuple, Value};
 use dredge_format::state::fd_kind;
 use dredge_format::table::table;
 use dredge_format::time::Utc;
@@ -565,6 +565,42 @@ impl<'a> EventFields<'a> {
         self.view.path.as_deref().map(Cow::Borrowed)
     }
 
+    /// For a connect exit that failed: its tuple as sysdig shows it (`0->ffff... /path` for
+    /// a unix socket).
+    fn failed_connect(&self) -> Option<Vec<u8>> {
+        let args = self.args();
+        if self.event.name() != "connect" || !code(args.code()).exit {
+            return None;
+        }
+        match self.result() {
+            Some(r) if r < 0 && r != -115 => {}
+            _ => return None,
+        }
+        match args.param_named("tuple")?.ok()? {
+            Value::SockTuple(SockTuple::V4 { sip, sport, dip, dport }) => {
+                Some(format!("{sip}:{sport}->{dip}:{dport}").into_bytes())
+            }
+            Value::SockTuple(SockTuple::V6 { sip, sport, dip, dport }) => {
+                Some(format!("{sip}:{sport}->{dip}:{dport}").into_bytes())
+            }
+            Value::SockTuple(SockTuple::Unix { source, dest, path }) => {
+                let path = path.strip_suffix(&[0]).unwrap_or(path);
+                let mut out = format!("{source:x}->{dest:x} ").into_bytes();
+                out.extend_from_slice(path);
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    /// An exit event on an fd that is in no table (and no path names it).
+    fn unknown_fd_exit(&self) -> bool {
+        self.fd().is_none()
+            && self.view.path.is_none()
+            && self.fd_num().is_some()
+            && code(self.event.code()).exit
+    }
+
     /// The thread's ancestors, nearest first.
     fn ancestors(&self) -> &'a [Arc<Thread>] {
         &self.view.lineage
@@ -774,6 +810,10 @@ impl<'a> Fields for EventFields<'a> {
                 None => Extracted::Missing,
             },
             F::FdNum => self.fd_num().map_or(Extracted::Missing, int),
+            // A failed connect shows the tuple it tried (the socket keeps its old name).
+            F::FdName | F::FdNameraw if self.failed_connect().is_some() => {
+                self.failed_connect().map_or(Extracted::Missing, text)
+            }
             F::FdName | F::FdNameraw => match (self.fd(), self.fd_name()) {
                 (Some(fd), _) if fd.kind == fd_kind::IPV4_SOCK || fd.kind == fd_kind::IPV6_SOCK => {
                     match (ip(&fd.sip), ip(&fd.dip)) {
@@ -783,8 +823,12 @@ impl<'a> Fields for EventFields<'a> {
                 }
                 (Some(fd), _) => borrowed(&fd.name),
                 (None, Some(n)) if !n.is_empty() => Extracted::One(Val::Bytes(n)),
+                (None, _) if self.unknown_fd_exit() => borrowed(b""),
                 (None, _) => Extracted::Missing,
             },
+            // An exit on an fd the capture never showed: no name, in no directory but the root
+            // (as sysdig shows it).
+            F::FdDirectory if self.unknown_fd_exit() => borrowed(b"/"),
             F::FdDirectory | F::FdFilename => match self.fd_name() {
                 Some(n) if n.starts_with(b"/") => {
                     let cut = n.iter().rposition(|&c| c == b'/').unwrap_or(0);
@@ -799,6 +843,8 @@ impl<'a> Fields for EventFields<'a> {
             F::FdTypechar => match self.fd() {
                 Some(fd) => borrowed(typechar(fd.kind)),
                 None if self.fd_name().is_some() => borrowed(b"f"),
+                // An fd the capture never showed is of an unknown kind.
+                None if self.fd_num().is_some() => borrowed(b"o"),
                 None => Extracted::Missing,
             },
             F::FdType => self.fd().map_or(Extracted::Missing, |fd| borrowed(type_name(fd.kind))),

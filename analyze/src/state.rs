@@ -147,6 +147,8 @@ pub(crate) enum Op {
     Connect,
     Close,
     ProcExit,
+    /// fcntl, which duplicates an fd with F_DUPFD and F_DUPFD_CLOEXEC.
+    Fcntl,
 }
 
 /// Per event code, computed once from the event table: what state does with it, and where
@@ -195,6 +197,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     _ if exit && creates_fd => Op::OtherFd,
                     "close" if exit => Op::Close,
                     "procexit" => Op::ProcExit,
+                    "fcntl" if exit => Op::Fcntl,
                     _ => Op::None,
                 };
                 Code {
@@ -553,6 +556,23 @@ impl State {
             }
             _ => {}
         }
+        if c.op == Op::Fcntl {
+            self.fcntl(ev, tid, &int);
+            return;
+        }
+        // A connect, even one still in progress, names its socket by the tuple.
+        // A connect that failed (in progress aside: -EINPROGRESS) leaves the socket as it was.
+        if c.op == Op::Connect {
+            let res = int_param(ev, c.res).unwrap_or(0);
+            if let (true, Some(fdnum), Some(Value::SockTuple(t))) =
+                (res >= 0 || res == -115, int_param(ev, c.fd), param(ev, c.tuple))
+            {
+                let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
+                let f = self.fds.entry(pid).or_default().entry(fdnum).or_default();
+                fill_tuple(Arc::make_mut(f), &t);
+            }
+            return;
+        }
         // New fds.
         if !c.creates_fd || !c.exit {
             return;
@@ -568,7 +588,16 @@ impl State {
                 };
                 Some(Fd { kind: fd_kind::FILE, name: path, open_flags: flags, ..Fd::default() })
             }
-            Op::Socket if fd >= 0 => Some(Fd { kind: fd_kind::IPV4_SOCK, ..Fd::default() }),
+            Op::Socket if fd >= 0 => {
+                // By family (PPM_AF_*): local, inet, inet6, netlink.
+                let kind = match ev.param_named("domain") {
+                    Some(Ok(Value::Enum(1) | Value::Flags(1))) => fd_kind::UNIX_SOCK,
+                    Some(Ok(Value::Enum(10) | Value::Flags(10))) => fd_kind::IPV6_SOCK,
+                    Some(Ok(Value::Enum(16) | Value::Flags(16))) => fd_kind::NETLINK,
+                    _ => fd_kind::IPV4_SOCK,
+                };
+                Some(Fd { kind, ..Fd::default() })
+            }
             Op::Accept if fd >= 0 => {
                 let mut f = Fd { kind: fd_kind::IPV4_SOCK, ..Fd::default() };
                 if let Some(Value::SockTuple(t)) = param(ev, c.tuple) {
@@ -602,13 +631,6 @@ impl State {
         if let Some(f) = new {
             self.fds.entry(pid).or_default().insert(fd, Arc::new(f));
         }
-        if c.op == Op::Connect
-            && let (Some(fdnum), Some(Value::SockTuple(t))) =
-                (int_param(ev, c.fd), param(ev, c.tuple))
-        {
-            let f = self.fds.entry(pid).or_default().entry(fdnum).or_default();
-            fill_tuple(Arc::make_mut(f), &t);
-        }
     }
 
     /// Changes an event makes after rules have seen it.
@@ -637,6 +659,23 @@ impl State {
             _ => {}
         }
         // `connect` on a known socket updates its addresses (done in before for rules).
+    }
+
+    /// fcntl's F_DUPFD and F_DUPFD_CLOEXEC (`PPM_FCNTL_*` 1 and 26) make a copy of the fd.
+    fn fcntl(&mut self, ev: &Event<'_>, tid: i64, int: &dyn Fn(&str) -> Option<i64>) {
+        let cmd = match ev.param_named("cmd") {
+            Some(Ok(Value::Enum(v) | Value::Flags(v))) => v,
+            _ => return,
+        };
+        let (Some(new), Some(old)) = (int("res"), int("fd")) else { return };
+        if !matches!(cmd, 1 | 26) || new < 0 {
+            return;
+        }
+        let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
+        let table = self.fds.entry(pid).or_default();
+        if let Some(f) = table.get(&old).cloned() {
+            table.insert(new, f);
+        }
     }
 
     /// A container announcement: like libsinsp, the event's thread becomes a stand-in process
@@ -755,7 +794,18 @@ fn fill_tuple(f: &mut Fd, t: &SockTuple<'_>) {
             (f.kind, f.sip, f.sport, f.dip, f.dport) =
                 (fd_kind::IPV4_SOCK, sip.octets().to_vec(), *sport, dip.octets().to_vec(), *dport);
         }
+        // Both ends IPv4-mapped: an IPv4 connection, as libsinsp shows it.
         SockTuple::V6 { sip, sport, dip, dport } => {
+            if let (Some(s4), Some(d4)) = (sip.to_ipv4_mapped(), dip.to_ipv4_mapped()) {
+                (f.kind, f.sip, f.sport, f.dip, f.dport) = (
+                    fd_kind::IPV4_SOCK,
+                    s4.octets().to_vec(),
+                    *sport,
+                    d4.octets().to_vec(),
+                    *dport,
+                );
+                return;
+            }
             (f.kind, f.sip, f.sport, f.dip, f.dport) =
                 (fd_kind::IPV6_SOCK, sip.octets().to_vec(), *sport, dip.octets().to_vec(), *dport);
         }
