@@ -35,7 +35,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
     (30, "proc.name=cat", "%evt.num %evt.type %evt.cpu"),
     (23, "fd.typechar=f and evt.dir=<", "%evt.num %fd.name %fd.typechar %fd.type"),
     (
-        23,
+        26,
         "evt.type=execve and evt.dir=<",
         "%evt.num %proc.name %proc.exe %proc.args %proc.cmdline %proc.cwd",
     ),
@@ -48,7 +48,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
     (30, "", "%evt.num %evt.rawtime %evt.time.s"),
     (30, "proc.name contains http", "%evt.num %proc.name %proc.pname"),
     (29, "evt.type=close and evt.dir=<", "%evt.num %fd.num %fd.name"),
-    (17, "", "%evt.num %proc.exepath %proc.tty"),
+    (29, "", "%evt.num %proc.exepath %proc.tty"),
     (29, "evt.type=read and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
     (30, "not evt.type in (read, write)", "%evt.num %evt.type"),
     (30, "", "%evt.num %evt.failed"),

@@ -149,6 +149,8 @@ pub(crate) enum Op {
     ProcExit,
     /// fcntl, which duplicates an fd with F_DUPFD and F_DUPFD_CLOEXEC.
     Fcntl,
+    Chdir,
+    Fchdir,
 }
 
 /// Per event code, computed once from the event table: what state does with it, and where
@@ -198,6 +200,8 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     "close" if exit => Op::Close,
                     "procexit" => Op::ProcExit,
                     "fcntl" if exit => Op::Fcntl,
+                    "chdir" if exit => Op::Chdir,
+                    "fchdir" if exit => Op::Fchdir,
                     _ => Op::None,
                 };
                 Code {
@@ -269,13 +273,10 @@ fn take_image(
     if let Some(v) = bytes("comm") {
         t.comm = v;
     }
-    // An empty cwd says nothing (old exits carry one); a known one ends with `/`, as libsinsp
+    // An empty cwd says nothing (exits carry one); a known one ends with `/`, as libsinsp
     // keeps it.
-    if let Some(mut v) = bytes("cwd").filter(|v| !v.is_empty()) {
-        if !v.ends_with(b"/") {
-            v.push(b'/');
-        }
-        t.cwd = v;
+    if let Some(v) = bytes("cwd").filter(|v| !v.is_empty()) {
+        t.cwd = with_slash(&v);
     }
     if let Some(v) = bytes("cgroups") {
         t.container_id = container::id_from_cgroups(&v).unwrap_or_default();
@@ -294,6 +295,15 @@ fn intern(blobs: &mut FxHashSet<Arc<[u8]>>, b: &[u8]) -> Arc<[u8]> {
 
 fn nul_list(bytes: &[u8]) -> Vec<Vec<u8>> {
     split_nul(bytes).map(<[u8]>::to_vec).collect()
+}
+
+/// A directory as libsinsp keeps a cwd: with a trailing `/` (empty stays empty).
+fn with_slash(dir: &[u8]) -> Vec<u8> {
+    let mut d = dir.to_vec();
+    if !d.is_empty() && !d.ends_with(b"/") {
+        d.push(b'/');
+    }
+    d
 }
 
 fn strip_nul(b: &[u8]) -> &[u8] {
@@ -336,7 +346,7 @@ impl State {
                         exe: t.exe.clone(),
                         exepath: t.exepath.clone(),
                         args: nul_list(&t.args),
-                        cwd: t.cwd.clone(),
+                        cwd: with_slash(&t.cwd),
                         env: intern(&mut self.blobs, &t.env),
                         uid: t.uid,
                         gid: t.gid,
@@ -542,8 +552,18 @@ impl State {
                 if let Some(v) = bytes("env") {
                     t.env = intern(&mut self.blobs, &v);
                 }
-                if let Some(v) = bytes("trusted_exepath").filter(|v| !v.is_empty()) {
+                // The executable: the kernel's resolved path when recorded, else the path the
+                // caller gave execve (its enter's filename), as libsinsp takes it.
+                let exepath = bytes("trusted_exepath")
+                    .filter(|v| !v.is_empty())
+                    .or_else(|| bytes("filename").filter(|v| !v.is_empty()));
+                if let Some(v) = exepath {
                     t.exepath = v;
+                }
+                match param(ev, named("tty")) {
+                    Some(Value::Int(v)) => t.tty = v as u32,
+                    Some(Value::Uint(v)) => t.tty = v as u32,
+                    _ => {}
                 }
                 if let Some(p) = int("pid") {
                     t.pid = p;
@@ -558,6 +578,12 @@ impl State {
         }
         if c.op == Op::Fcntl {
             self.fcntl(ev, tid, &int);
+            return;
+        }
+        if matches!(c.op, Op::Chdir | Op::Fchdir) {
+            if int_param(ev, c.res) == Some(0) {
+                self.chdir(tid, c.op, &int, &bytes);
+            }
             return;
         }
         // A connect, even one still in progress, names its socket by the tuple.
@@ -659,6 +685,37 @@ impl State {
             _ => {}
         }
         // `connect` on a known socket updates its addresses (done in before for rules).
+    }
+
+    /// A successful chdir or fchdir: the process's new working directory (kept with a
+    /// trailing `/`, as libsinsp keeps it).
+    fn chdir(
+        &mut self,
+        tid: i64,
+        op: Op,
+        int: &dyn Fn(&str) -> Option<i64>,
+        bytes: &dyn Fn(&str) -> Option<Vec<u8>>,
+    ) {
+        let Some(t) = self.threads.get(&tid) else { return };
+        let dir = match op {
+            Op::Chdir => match bytes("path") {
+                Some(p) if p.starts_with(b"/") => join_path(b"/", &p),
+                Some(p) if !t.cwd.is_empty() => join_path(&t.cwd, &p),
+                _ => return,
+            },
+            _ => match int("fd").and_then(|fd| self.fd(t, fd)) {
+                Some(f) if f.name.starts_with(b"/") => f.name.clone(),
+                _ => return,
+            },
+        };
+        let mut dir = dir;
+        if !dir.ends_with(b"/") {
+            dir.push(b'/');
+        }
+        self.generation += 1;
+        if let Some(t) = self.threads.get_mut(&tid) {
+            Arc::make_mut(t).cwd = dir;
+        }
     }
 
     /// fcntl's F_DUPFD and F_DUPFD_CLOEXEC (`PPM_FCNTL_*` 1 and 26) make a copy of the fd.
