@@ -9,6 +9,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
+/// Where results go, in order; an error stops the submitter.
+pub type Sink<'s, R, E> = dyn FnMut(R) -> Result<(), E> + 's;
+
 /// Jobs waiting (or results not yet given back) before the submitter helps or waits.
 const BACKLOG: usize = 8;
 
@@ -92,7 +95,7 @@ pub fn ordered<J: Send, R: Send, E>(
     threads: usize,
     work: &(dyn Fn(J) -> R + Sync),
     sink: &mut dyn FnMut(R) -> Result<(), E>,
-    body: impl FnOnce(&mut Submitter<'_, J, R>, &mut dyn FnMut(R) -> Result<(), E>) -> Result<(), E>,
+    body: impl FnOnce(&mut Submitter<'_, J, R>, &mut Sink<'_, R, E>) -> Result<(), E>,
 ) -> Result<(), E> {
     let shared = Shared {
         queue: Mutex::new(Queue { jobs: VecDeque::new(), done: BTreeMap::new(), closed: false }),
