@@ -33,7 +33,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
         "%evt.num %evt.time %proc.pid %fd.name %evt.rawres",
     ),
     (30, "proc.name=cat", "%evt.num %evt.type %evt.cpu"),
-    (23, "fd.typechar=f and evt.dir=<", "%evt.num %fd.name %fd.typechar %fd.type"),
+    (29, "fd.typechar=f and evt.dir=<", "%evt.num %fd.name %fd.typechar %fd.type"),
     (
         26,
         "evt.type=execve and evt.dir=<",
@@ -52,7 +52,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
     (29, "evt.type=read and evt.dir=<", "%evt.num %fd.name %evt.rawres"),
     (30, "not evt.type in (read, write)", "%evt.num %evt.type"),
     (30, "", "%evt.num %evt.failed"),
-    (25, "fd.name startswith /etc", "%evt.num %fd.name %fd.directory %fd.filename"),
+    (29, "fd.name startswith /etc", "%evt.num %fd.name %fd.directory %fd.filename"),
 ];
 
 /// An intended difference: the field it concerns, why, and the events it concerns as each

@@ -829,6 +829,14 @@ impl<'a> Fields for EventFields<'a> {
             // An exit on an fd the capture never showed: no name, in no directory but the root
             // (as sysdig shows it).
             F::FdDirectory if self.unknown_fd_exit() => borrowed(b"/"),
+            // Only files have a directory and a file name (not directories, not sockets).
+            F::FdDirectory | F::FdFilename
+                if self
+                    .fd()
+                    .is_some_and(|f| !matches!(f.kind, fd_kind::FILE | fd_kind::FILE_V2)) =>
+            {
+                Extracted::Missing
+            }
             F::FdDirectory | F::FdFilename => match self.fd_name() {
                 Some(n) if n.starts_with(b"/") => {
                     let cut = n.iter().rposition(|&c| c == b'/').unwrap_or(0);

@@ -165,7 +165,7 @@ pub(crate) struct Code {
     pub creates_fd: bool,
     /// Uses, makes or closes an fd: the event has an fd (`fd.*`).
     pub has_fd: bool,
-    /// open, openat, openat2 or creat, either direction: `fd.name` falls back to the path.
+    /// An open, openat, openat2 or creat exit: `fd.name` falls back to the path it names.
     pub open_family: bool,
     pub res: Option<u8>,
     pub fd: Option<u8>,
@@ -213,7 +213,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     has_fd: e.has_flag(flag::USES_FD)
                         || creates_fd
                         || e.has_flag(flag::DESTROYS_FD),
-                    open_family: matches!(e.name, "open" | "openat" | "openat2" | "creat"),
+                    open_family: exit && matches!(e.name, "open" | "openat" | "openat2" | "creat"),
                     res: slot("res"),
                     fd: slot("fd"),
                     name: slot("name"),
@@ -612,7 +612,9 @@ impl State {
                     Some(Value::Flags(f)) => f,
                     _ => 0,
                 };
-                Some(Fd { kind: fd_kind::FILE, name: path, open_flags: flags, ..Fd::default() })
+                // PPM_O_DIRECTORY: a directory opened as such is one (fd.type directory).
+                let kind = if flags & 1024 != 0 { fd_kind::DIRECTORY } else { fd_kind::FILE };
+                Some(Fd { kind, name: path, open_flags: flags, ..Fd::default() })
             }
             Op::Socket if fd >= 0 => {
                 // By family (PPM_AF_*): local, inet, inet6, netlink.
