@@ -39,7 +39,7 @@ const PAIRS: [(usize, &str, &str); 20] = [
         "evt.type=execve and evt.dir=<",
         "%evt.num %proc.name %proc.exe %proc.args %proc.cmdline %proc.cwd",
     ),
-    (28, "evt.type=clone and evt.dir=<", "%evt.num %proc.name %proc.pid %proc.ppid %thread.tid"),
+    (30, "evt.type=clone and evt.dir=<", "%evt.num %proc.name %proc.pid %proc.ppid %thread.tid"),
     (30, "evt.dir=<", "%evt.num %evt.res %evt.rawres"),
     (7, "", "%evt.num %user.name %user.uid %group.gid"),
     (30, "", "%evt.num %container.id %container.name"),

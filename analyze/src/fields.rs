@@ -747,7 +747,13 @@ impl<'a> Fields for EventFields<'a> {
             F::ProcSid => with_thread(&|t| int(t.sid)),
             F::ThreadTid => int(ev.tid()),
             F::ThreadVtid => with_thread(&|t| int(t.vtid)),
-            F::ProcPpid => self.process().map_or(Extracted::Missing, |m| int(m.ptid)),
+            // A thread whose process the capture never showed has a stand-in process with no
+            // parent (-1), as libsinsp makes one.
+            F::ProcPpid => match (t, self.process()) {
+                (_, Some(m)) => int(m.ptid),
+                (Some(_), None) => int(-1),
+                (None, None) => Extracted::Missing,
+            },
             F::ProcPname | F::ProcPexe | F::ProcPexepath | F::ProcPcmdline => {
                 match t.and(self.parent()) {
                     Some(p) => match kind {
