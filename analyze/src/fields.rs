@@ -17,7 +17,7 @@ use dredge_rules::alert::{push_int, push_uint};
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
-use crate::state::{Fd, Needs, Tables, Thread, View, code};
+use crate::state::{Fd, Needs, Op, Tables, Thread, View, code};
 
 /// The fields replay extracts, by kind: the catalogue's field numbers map to these once, so
 /// extraction switches on a number, not a name.
@@ -569,7 +569,7 @@ impl<'a> EventFields<'a> {
     /// a unix socket).
     fn failed_connect(&self) -> Option<Vec<u8>> {
         let args = self.args();
-        if self.event.name() != "connect" || !code(args.code()).exit {
+        if code(args.code()).op != Op::Connect {
             return None;
         }
         match self.result() {
@@ -817,10 +817,8 @@ impl<'a> Fields for EventFields<'a> {
             },
             F::FdNum => self.fd_num().map_or(Extracted::Missing, int),
             // A failed connect shows the tuple it tried (the socket keeps its old name).
-            F::FdName | F::FdNameraw if self.failed_connect().is_some() => {
-                self.failed_connect().map_or(Extracted::Missing, text)
-            }
             F::FdName | F::FdNameraw => match (self.fd(), self.fd_name()) {
+                _ if let Some(tuple) = self.failed_connect() => text(tuple),
                 (Some(fd), _) if fd.kind == fd_kind::IPV4_SOCK || fd.kind == fd_kind::IPV6_SOCK => {
                     match (ip(&fd.sip), ip(&fd.dip)) {
                         (Some(s), Some(d)) => text(format!("{s}:{}->{d}:{}", fd.sport, fd.dport)),

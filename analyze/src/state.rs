@@ -245,6 +245,12 @@ pub(crate) fn code(c: u16) -> &'static Code {
 /// `PPM_CL_CLONE_THREAD`: the new task is a thread of the caller's process.
 const CLONE_THREAD: u32 = 8192;
 
+/// The empty lineage, shared (a view without ancestors allocates nothing).
+fn no_lineage() -> Lineage {
+    static EMPTY: LazyLock<Lineage> = LazyLock::new(|| Arc::from(Vec::new()));
+    EMPTY.clone()
+}
+
 /// Parameter `slot` of `ev`, decoded.
 pub(crate) fn param<'e>(ev: &Event<'e>, slot: Option<u8>) -> Option<Value<'e>> {
     ev.param(usize::from(slot?))?.ok()
@@ -284,13 +290,22 @@ fn take_image(
     }
 }
 
-fn intern(blobs: &mut FxHashSet<Arc<[u8]>>, b: &[u8]) -> Arc<[u8]> {
-    if let Some(a) = blobs.get(b) {
+/// The shared copy of `value` in `set`, made (by `make`) the first time it is asked for.
+fn intern_with<T: ?Sized + Eq + std::hash::Hash>(
+    set: &mut FxHashSet<Arc<T>>,
+    value: &T,
+    make: impl FnOnce() -> Arc<T>,
+) -> Arc<T> {
+    if let Some(a) = set.get(value) {
         return a.clone();
     }
-    let a: Arc<[u8]> = Arc::from(b);
-    blobs.insert(a.clone());
+    let a = make();
+    set.insert(a.clone());
     a
+}
+
+fn intern(blobs: &mut FxHashSet<Arc<[u8]>>, b: &[u8]) -> Arc<[u8]> {
+    intern_with(blobs, b, || Arc::from(b))
 }
 
 fn nul_list(bytes: &[u8]) -> Vec<Vec<u8>> {
@@ -377,15 +392,9 @@ impl State {
                             dip: f.dip.clone(),
                             dport: f.dport,
                         };
-                        let fd = match self.recorded_fds.get(&fd) {
-                            Some(known) => known.clone(),
-                            None => {
-                                let fd = Arc::new(fd);
-                                self.recorded_fds.insert(fd.clone());
-                                fd
-                            }
-                        };
-                        fds.insert(f.fd, fd);
+                        let shared =
+                            intern_with(&mut self.recorded_fds, &fd, || Arc::new(fd.clone()));
+                        fds.insert(f.fd, shared);
                     }
                 }
             }
@@ -409,16 +418,13 @@ impl State {
         }
     }
 
-    pub fn hostname(&self) -> &str {
-        &self.tables.hostname
-    }
-
-    pub fn thread(&self, tid: i64) -> Option<&Thread> {
-        self.threads.get(&tid).map(|t| &**t)
+    /// The process of thread `tid` (its own id when the thread is unknown): the key of its fds.
+    fn pid_of(&self, tid: i64) -> i64 {
+        self.threads.get(&tid).map_or(tid, |t| t.pid)
     }
 
     /// The parent process of `t`, if known.
-    pub fn parent(&self, t: &Thread) -> Option<&Arc<Thread>> {
+    fn parent(&self, t: &Thread) -> Option<&Arc<Thread>> {
         let main = self.threads.get(&t.pid).map_or(t, |m| &**m);
         self.threads.get(&main.ptid).filter(|p| p.tid != main.tid)
     }
@@ -484,7 +490,7 @@ impl State {
             _ => None,
         };
         let lineage =
-            if thread.is_some() && needs.lineage { self.lineage(tid) } else { Lineage::default() };
+            if thread.is_some() && needs.lineage { self.lineage(tid) } else { no_lineage() };
         let fd_num = if needs.fd { State::fd_num(args) } else { None };
         let fd = match (&thread, fd_num) {
             (Some(t), Some(n)) => self.fd(t, n).cloned(),
@@ -593,7 +599,7 @@ impl State {
             if let (true, Some(fdnum), Some(Value::SockTuple(t))) =
                 (res >= 0 || res == -115, int_param(ev, c.fd), param(ev, c.tuple))
             {
-                let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
+                let pid = self.pid_of(tid);
                 let f = self.fds.entry(pid).or_default().entry(fdnum).or_default();
                 fill_tuple(Arc::make_mut(f), &t);
             }
@@ -604,7 +610,7 @@ impl State {
             return;
         }
         let fd = int_param(ev, c.fd).or_else(|| int_param(ev, c.res)).unwrap_or(-1);
-        let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
+        let pid = self.pid_of(tid);
         let new = match c.op {
             Op::Open if fd >= 0 => {
                 let path = self.resolve(ev, tid);
@@ -651,9 +657,7 @@ impl State {
                 self.fds.entry(pid).or_default().insert(fd, f);
                 None
             }
-            Op::Connect | Op::OtherFd if fd >= 0 => {
-                Some(Fd { kind: fd_kind::UNSUPPORTED, ..Fd::default() })
-            }
+            Op::OtherFd if fd >= 0 => Some(Fd { kind: fd_kind::UNSUPPORTED, ..Fd::default() }),
             _ => None,
         };
         if let Some(f) = new {
@@ -669,7 +673,7 @@ impl State {
             Op::Close => {
                 let ok = matches!(param(ev, c.res), Some(Value::Errno(0)));
                 if let (true, Some(Value::Fd(fd))) = (ok, param(ev, c.fd)) {
-                    let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
+                    let pid = self.pid_of(tid);
                     if let Some(m) = self.fds.get_mut(&pid) {
                         m.remove(&fd);
                     }
@@ -686,7 +690,6 @@ impl State {
             }
             _ => {}
         }
-        // `connect` on a known socket updates its addresses (done in before for rules).
     }
 
     /// A successful chdir or fchdir: the process's new working directory (kept with a
@@ -710,10 +713,7 @@ impl State {
                 _ => return,
             },
         };
-        let mut dir = dir;
-        if !dir.ends_with(b"/") {
-            dir.push(b'/');
-        }
+        let dir = with_slash(&dir);
         self.generation += 1;
         if let Some(t) = self.threads.get_mut(&tid) {
             Arc::make_mut(t).cwd = dir;
@@ -730,7 +730,7 @@ impl State {
         if !matches!(cmd, 1 | 26) || new < 0 {
             return;
         }
-        let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
+        let pid = self.pid_of(tid);
         let table = self.fds.entry(pid).or_default();
         if let Some(f) = table.get(&old).cloned() {
             table.insert(new, f);

@@ -92,8 +92,7 @@ pub fn render(pieces: &[Piece], fields: &dyn Fields) -> (String, Vec<(String, se
                 let extracted = fields.extract(&f);
                 let mut s = field_text(&f, &extracted);
                 if let Some(w) = width {
-                    let cut: String = s.chars().take(*w).collect();
-                    s = format!("{cut:<w$}");
+                    s = padded(&s, *w);
                 }
                 text.push_str(&s);
                 let key = match arg {
@@ -175,6 +174,12 @@ pub fn text_alert(rule: &Rule, ts: u64, fields: &dyn Fields, format: &AlertForma
     text_line(rule, ts, &message, format)
 }
 
+/// `%Nfield`: the text cut or padded to exactly `w` characters.
+fn padded(s: &str, w: usize) -> String {
+    let cut: String = s.chars().take(w).collect();
+    format!("{cut:<w$}")
+}
+
 /// An output format made ready for many events: its field references built once, text
 /// written straight into a caller's buffer (what `print` runs per event).
 pub struct TextFormat {
@@ -218,9 +223,7 @@ impl TextFormat {
                 Prepared::Field { field, width: Some(w) } => {
                     let values = fields.extract(field);
                     complete &= values != Extracted::Missing;
-                    let s = field_text(field, &values);
-                    let cut: String = s.chars().take(*w).collect();
-                    out.extend_from_slice(format!("{cut:<w$}").as_bytes());
+                    out.extend_from_slice(padded(&field_text(field, &values), *w).as_bytes());
                 }
             }
         }
