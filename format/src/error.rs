@@ -26,8 +26,9 @@ pub enum Error {
         path.display()
     )]
     NewerVersion { path: PathBuf, major: u16, minor: u16 },
-    #[error("{}: {source}", path.display())]
-    Block { path: PathBuf, source: BlockError },
+    /// `damage` is part of the message, not a separate cause, so it is shown once.
+    #[error("{}: {damage}", path.display())]
+    Block { path: PathBuf, damage: BlockError },
     #[error("{}: {what} block of {bytes} bytes exceeds the block size limit", path.display())]
     TooLarge { path: PathBuf, what: &'static str, bytes: u64 },
     #[error("{}: {detail}", path.display())]

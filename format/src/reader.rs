@@ -361,7 +361,7 @@ impl Capture {
         let Some(first) = self.blocks.first().copied() else {
             return Err(Error::Block {
                 path: self.path.clone(),
-                source: BlockError {
+                damage: BlockError {
                     seq: 0,
                     kind: BlockKind::Header,
                     offset: PROLOGUE_LEN as u64,
@@ -383,7 +383,7 @@ impl Capture {
         }
         let payload = self
             .payload(&first)
-            .map_err(|source| Error::Block { path: self.path.clone(), source })?;
+            .map_err(|damage| Error::Block { path: self.path.clone(), damage })?;
         match read_records::<Metadata>(&payload, 1) {
             Ok(mut m) => self.metadata = m.pop().unwrap_or_default(),
             Err(e) => {

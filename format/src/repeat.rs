@@ -90,7 +90,7 @@ pub fn repeat(
             }
             let block = source
                 .decode_events(entry)
-                .map_err(|e| Error::Block { path: source.path().into(), source: e })?;
+                .map_err(|damage| Error::Block { path: source.path().into(), damage })?;
             for ev in block.iter() {
                 let h = ev.header;
                 let ts = if h.ts > 0 { h.ts + dt } else { 0 };
