@@ -223,6 +223,43 @@ fn bad_input_flipped_byte() {
 }
 
 #[test]
+fn bad_input_damaged_header_block_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "head.dcap", "1000", &[]);
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[16 + 40] ^= 0xff;
+    std::fs::write(&f, &bytes).unwrap();
+    let o = dredge(&["info", f.to_str().unwrap()]);
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    let says = text(&o).matches("block #0 (header) at offset 16").count();
+    assert_eq!(says, 1, "the damage is told once: {}", text(&o));
+}
+
+#[test]
+fn generate_from_a_damaged_capture_fails_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "src.dcap", "50000", &[]);
+    let mut bytes = std::fs::read(&f).unwrap();
+    let last_payload = bytes.len() / 2;
+    bytes[last_payload] ^= 0xff;
+    std::fs::write(&f, &bytes).unwrap();
+    let out = dir.path().join("big.dcap");
+    let o = dredge(&[
+        "generate",
+        "-w",
+        out.to_str().unwrap(),
+        "--from",
+        f.to_str().unwrap(),
+        "--copies",
+        "3",
+    ]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains(f.to_str().unwrap()), "{}", text(&o));
+    assert!(!out.exists(), "no half capture");
+    assert!(!dir.path().join("big.dcap.partial").exists(), "no partial file");
+}
+
+#[test]
 fn bad_input_zeroed_block() {
     let dir = tempfile::tempdir().unwrap();
     let f = generate(dir.path(), "zero.dcap", "50000", &[]);

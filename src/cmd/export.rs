@@ -64,35 +64,29 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 fn events(args: &Args, out: &Path) -> anyhow::Result<u8> {
     let filter = super::print::compile_filter(&args.filter)?;
     let opened = super::open_capture(&args.input)?;
-    let partial = out.with_extension("parquet.partial");
-    let failed = |e: &dyn std::fmt::Display| {
-        let _ = std::fs::remove_file(&partial);
-        eprintln!("dredge: {}: cannot write Parquet: {e}", out.display());
-        Ok(crate::exit::OUTPUT)
-    };
-    let mut writer = match EventsWriter::create(&partial) {
+    let written = super::write_into_place(out, |partial| {
+        let mut writer = EventsWriter::create(partial)?;
+        let mut write_error = None;
+        let damaged =
+            super::print::walk(&args.input, &opened.capture, false, Needs::ALL, &mut |shown| {
+                let f = shown.fields();
+                if write_error.is_none() && filter.as_ref().is_none_or(|flt| eval(flt, &f)) {
+                    write_error = writer.push(shown.block, &f).err();
+                }
+                Ok(())
+            })?;
+        if let Some(e) = write_error {
+            return Err(e.into());
+        }
+        Ok((writer.finish()?, damaged))
+    });
+    let (rows, damaged) = match written {
         Ok(w) => w,
-        Err(e) => return failed(&e),
+        Err(e) => {
+            eprintln!("dredge: {}: cannot write Parquet: {e:#}", out.display());
+            return Ok(crate::exit::OUTPUT);
+        }
     };
-    let mut write_error = None;
-    let damaged =
-        super::print::walk(&args.input, &opened.capture, false, Needs::ALL, &mut |shown| {
-            let f = shown.fields();
-            if write_error.is_none() && filter.as_ref().is_none_or(|flt| eval(flt, &f)) {
-                write_error = writer.push(shown.block, &f).err();
-            }
-            Ok(())
-        })?;
-    if let Some(e) = write_error {
-        return failed(&e);
-    }
-    let rows = match writer.finish() {
-        Ok(n) => n,
-        Err(e) => return failed(&e),
-    };
-    if let Err(e) = std::fs::rename(&partial, out) {
-        return failed(&e);
-    }
     eprintln!("{} -> {}: {rows} events", args.input.display(), out.display());
     Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
 }

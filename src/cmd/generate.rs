@@ -38,26 +38,23 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let key = args.sign_key.as_deref().map(sign::load_signing_key).transpose()?;
     let options = WriterOptions { level: args.level, ..WriterOptions::default() };
-    if let Some(from) = &args.from {
-        let source = dredge_format::Capture::open(from)?;
-        let s = dredge_format::repeat::repeat(
-            &source,
-            args.copies,
-            &args.output,
-            options,
-            key.as_ref(),
-        )?;
-        report(&args.output, &s);
-        return Ok(crate::exit::OK);
-    }
-    let s = synth::write_capture_with(
-        &args.output,
-        args.events,
-        args.seed,
-        options,
-        key.as_ref(),
-        args.scenario,
-    )?;
+    let source = args.from.as_deref().map(dredge_format::Capture::open).transpose()?;
+    // A generator stopped by an error (a damaged source, a full disk) leaves no half capture.
+    let s = super::write_into_place(&args.output, |partial| {
+        Ok(match &source {
+            Some(source) => {
+                dredge_format::repeat::repeat(source, args.copies, partial, options, key.as_ref())?
+            }
+            None => synth::write_capture_with(
+                partial,
+                args.events,
+                args.seed,
+                options,
+                key.as_ref(),
+                args.scenario,
+            )?,
+        })
+    })?;
     report(&args.output, &s);
     Ok(crate::exit::OK)
 }

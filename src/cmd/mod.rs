@@ -46,6 +46,26 @@ pub fn open_capture(path: &Path) -> anyhow::Result<Opened> {
     Ok(Opened { capture, imported: Some(summary), _temp: Some(dir) })
 }
 
+/// Writes `out` through `write`, into `OUT.partial` beside it, renamed into place when
+/// complete: a failed write leaves no half file, and an older `out` untouched.
+pub fn write_into_place<T>(
+    out: &Path,
+    write: impl FnOnce(&Path) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".partial");
+    let partial = std::path::PathBuf::from(name);
+    let result = write(&partial).and_then(|value| {
+        std::fs::rename(&partial, out)
+            .with_context(|| format!("cannot move {} into place", partial.display()))?;
+        Ok(value)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
 /// Formats ns since the epoch as UTC `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`.
 pub fn utc(ns: u64) -> String {
     dredge_format::time::Utc::from_ns(ns).datetime()

@@ -375,15 +375,11 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
     }
     if let Some(out) = &args.parquet {
         let columns = output_columns(ruleset);
-        // Written beside the target and renamed into place: a failed write leaves no half file.
-        let partial = out.with_extension("parquet.partial");
-        if let Err(e) = write_findings(&partial, &columns, &findings) {
-            let _ = std::fs::remove_file(&partial);
-            eprintln!("dredge: {}: cannot write Parquet: {e}", out.display());
-            return Ok(crate::exit::OUTPUT);
-        }
-        if let Err(e) = std::fs::rename(&partial, out) {
-            eprintln!("dredge: {}: cannot write Parquet: {e}", out.display());
+        let written = super::write_into_place(out, |partial| {
+            Ok(write_findings(partial, &columns, &findings)?)
+        });
+        if let Err(e) = written {
+            eprintln!("dredge: {}: cannot write Parquet: {e:#}", out.display());
             return Ok(crate::exit::OUTPUT);
         }
         tracing::info!("{}: {} findings written", out.display(), findings.len());
