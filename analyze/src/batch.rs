@@ -6,15 +6,17 @@ use std::sync::Arc;
 use dredge_format::{Event, EventHeader, Params};
 
 use crate::fields::EventFields;
-use crate::state::{Tables, View};
+use crate::state::{Needs, State, Tables, View};
 
 /// Events in capture order, each with its [`View`] (and, for `print`, the exit with its
-/// enter's parameters merged in). Parameters are copied into one buffer.
+/// enter's parameters merged in). Parameters are copied into one buffer; events in a row that
+/// share a view hold it once.
 #[derive(Default)]
 pub struct Batch {
     /// The tables as of every item (a batch ends where they change).
     pub tables: Arc<Tables>,
     items: Vec<Item>,
+    views: Vec<View>,
     data: Vec<u8>,
     /// End offset in `data` of each parameter of every stored event, one after another.
     ends: Vec<u32>,
@@ -23,7 +25,8 @@ pub struct Batch {
 struct Item {
     event: Stored,
     merged: Option<Stored>,
-    view: View,
+    /// Its view's place in `views`.
+    view: u32,
 }
 
 /// Where one event's parts are in the batch.
@@ -47,12 +50,13 @@ impl Batch {
     /// Empties the batch, keeping its allocations.
     pub fn clear(&mut self) {
         self.items.clear();
+        self.views.clear();
         self.data.clear();
         self.ends.clear();
     }
 
-    /// Adds an event. The batch takes `tables` when it is empty; the caller starts a new batch
-    /// when they change.
+    /// Adds an event with its view. The batch takes `tables` when it is empty; the caller
+    /// starts a new batch when they change.
     pub fn push(
         &mut self,
         ev: &Event<'_>,
@@ -63,6 +67,33 @@ impl Batch {
         if self.items.is_empty() {
             self.tables = Arc::clone(tables);
         }
+        self.push_view(ev, merged, Some(view));
+    }
+
+    /// [`push`](Batch::push), with the view taken from `state` (see [`Needs`]); events in a row
+    /// that share one (see [`State::view_unless_same`]) hold it once.
+    pub fn push_viewed(
+        &mut self,
+        ev: &Event<'_>,
+        merged: Option<&Event<'_>>,
+        state: &mut State,
+        needs: Needs,
+    ) {
+        if self.items.is_empty() {
+            self.tables = Arc::clone(&state.tables);
+        }
+        let args = merged.unwrap_or(ev);
+        let view = state.view_unless_same(ev, args, needs, self.views.last());
+        self.push_view(ev, merged, view);
+    }
+
+    fn push_view(&mut self, ev: &Event<'_>, merged: Option<&Event<'_>>, view: Option<View>) {
+        match view {
+            Some(v) => self.views.push(v),
+            None if self.views.is_empty() => self.views.push(View::default()),
+            None => {}
+        }
+        let view = (self.views.len() - 1) as u32;
         let event = self.store(ev);
         let merged = merged.map(|m| self.store(m));
         self.items.push(Item { event, merged, view });
@@ -90,7 +121,7 @@ impl Batch {
             let merged = item.merged.as_ref().map(|m| self.event(m));
             let fields = EventFields {
                 event: &ev,
-                view: &item.view,
+                view: &self.views[item.view as usize],
                 tables: &self.tables,
                 merged: merged.as_ref(),
             };

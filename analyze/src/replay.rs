@@ -21,7 +21,7 @@ use dredge_rules::ruleset::Ruleset;
 use crate::batch::Batch;
 use crate::drops::{DropMonitor, DropOccurrence, DropPolicy};
 use crate::fields::EventFields;
-use crate::state::State;
+use crate::state::{Needs, State};
 
 /// Something replay reports as it goes.
 pub enum Report<'r, 'e> {
@@ -165,8 +165,7 @@ impl<T> Tracker<'_, T> {
             self.state.before(&ev);
             if !self.ruleset.candidates(ev.code()).is_empty() {
                 self.summary.evaluated += 1;
-                let view = self.state.view(&ev, &ev);
-                self.batch.push(&ev, None, view, &self.state.tables);
+                self.batch.push_viewed(&ev, None, &mut self.state, Needs::ALL);
                 if self.batch.len() >= BATCH {
                     ship(&mut self.batch);
                 }
@@ -194,8 +193,8 @@ struct Queue<T> {
     done: bool,
     lines: Vec<Line<T>>,
     findings: u64,
-    /// Evaluated batches, back for the tracker to empty and refill: their allocations are
-    /// reused, and the shared versions they hold are let go on the thread that took them.
+    /// Evaluated batches, emptied, back for the tracker to refill (their allocations are
+    /// reused).
     spare: Vec<Batch>,
 }
 
@@ -209,8 +208,11 @@ impl<T> Shared<T> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps the outputs of an evaluated batch, and the batch for reuse.
-    fn keep(&self, (lines, findings): (Vec<Line<T>>, u64), batch: Batch) {
+    /// Keeps the outputs of an evaluated batch, and the batch for reuse. The batch is emptied
+    /// here, so the shared versions it held are let go by whoever evaluated it, not always by
+    /// the tracker.
+    fn keep(&self, (lines, findings): (Vec<Line<T>>, u64), mut batch: Batch) {
+        batch.clear();
         let mut q = self.lock();
         q.lines.extend(lines);
         q.findings += findings;
@@ -294,8 +296,7 @@ pub fn replay_parallel<T: Send>(
         let mut ship = |batch: &mut Batch| {
             let behind = {
                 let mut q = shared.lock();
-                let mut next = q.spare.pop().unwrap_or_default();
-                next.clear();
+                let next = q.spare.pop().unwrap_or_default();
                 q.batches.push_back(std::mem::replace(batch, next));
                 shared.changed.notify_one();
                 if threads == 1 || q.batches.len() > QUEUED { q.batches.pop_front() } else { None }

@@ -246,6 +246,15 @@ pub(crate) fn code(c: u16) -> &'static Code {
 const CLONE_THREAD: u32 = 8192;
 
 /// The empty lineage, shared (a view without ancestors allocates nothing).
+/// The same shared version, or both absent.
+fn same<T: ?Sized>(a: Option<&Arc<T>>, b: Option<&Arc<T>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 fn no_lineage() -> Lineage {
     static EMPTY: LazyLock<Lineage> = LazyLock::new(|| Arc::from(Vec::new()));
     EMPTY.clone()
@@ -452,11 +461,11 @@ impl State {
 
     /// The ancestors of thread `tid` (see [`Lineage`]), made once per change of the thread
     /// table.
-    fn lineage(&mut self, tid: i64) -> Lineage {
-        if let Some((generation, l)) = self.lineages.get(&tid)
+    fn refresh_lineage(&mut self, tid: i64) {
+        if let Some((generation, _)) = self.lineages.get(&tid)
             && *generation == self.generation
         {
-            return l.clone();
+            return;
         }
         let mut chain: Vec<Arc<Thread>> = Vec::new();
         let mut cur = self.threads.get(&tid);
@@ -470,35 +479,68 @@ impl State {
             }
         }
         let l: Lineage = chain.into();
-        self.lineages.insert(tid, (self.generation, l.clone()));
-        l
+        self.lineages.insert(tid, (self.generation, l));
     }
 
-    /// What the fields of `ev` need (see [`View`]), as the state is now. `args` is the event
-    /// whose parameters give the fd and path (the event itself, or for `print` the exit
-    /// with its enter's parameters merged in).
-    pub fn view(&mut self, ev: &Event<'_>, args: &Event<'_>) -> View {
-        self.view_of(ev, args, Needs::ALL)
-    }
-
-    /// [`view`](State::view), with only what `needs` says filled in.
+    /// What the fields of `ev` need (see [`View`]), as the state is now, with only what
+    /// `needs` says filled in. `args` is the event whose parameters give the fd and path (the
+    /// event itself, or for `print` the exit with its enter's parameters merged in).
     pub fn view_of(&mut self, ev: &Event<'_>, args: &Event<'_>, needs: Needs) -> View {
+        self.view_unless_same(ev, args, needs, None).unwrap_or_default()
+    }
+
+    /// [`view_of`](State::view_of), or `None` when that view would be `last`: the same shared
+    /// versions and fd. Then nothing is cloned. Events in a row mostly come from one thread
+    /// and share a view, and every clone is an atomic count that other cores, reading the
+    /// same versions, must then fetch back.
+    pub fn view_unless_same(
+        &mut self,
+        ev: &Event<'_>,
+        args: &Event<'_>,
+        needs: Needs,
+        last: Option<&View>,
+    ) -> Option<View> {
         let tid = ev.tid();
-        let thread = self.threads.get(&tid).cloned();
-        let process = match &thread {
-            Some(t) if t.pid != t.tid => self.threads.get(&t.pid).cloned(),
+        if needs.lineage && self.threads.contains_key(&tid) {
+            self.refresh_lineage(tid);
+        }
+        let thread = self.threads.get(&tid);
+        let process = match thread {
+            Some(t) if t.pid != t.tid => self.threads.get(&t.pid),
             _ => None,
         };
-        let lineage =
-            if thread.is_some() && needs.lineage { self.lineage(tid) } else { no_lineage() };
+        let lineage = match thread {
+            Some(_) if needs.lineage => self.lineages.get(&tid).map(|(_, l)| l),
+            _ => None,
+        };
         let fd_num = if needs.fd { State::fd_num(args) } else { None };
-        let fd = match (&thread, fd_num) {
-            (Some(t), Some(n)) => self.fd(t, n).cloned(),
+        let fd = match (thread, fd_num) {
+            (Some(t), Some(n)) => self.fd(t, n),
             _ => None,
         };
-        let path = (needs.fd && fd.is_none() && code(ev.code()).open_family)
-            .then(|| self.resolve(args, tid).into());
-        View { thread, process, lineage, fd_num, fd, path }
+        let path = needs.fd && fd.is_none() && code(ev.code()).open_family;
+        if let Some(last) = last
+            && !path
+            && last.path.is_none()
+            && same(last.thread.as_ref(), thread)
+            && same(last.process.as_ref(), process)
+            && match lineage {
+                Some(l) => Arc::ptr_eq(l, &last.lineage) || l.is_empty() && last.lineage.is_empty(),
+                None => last.lineage.is_empty(),
+            }
+            && last.fd_num == fd_num
+            && same(last.fd.as_ref(), fd)
+        {
+            return None;
+        }
+        Some(View {
+            thread: thread.cloned(),
+            process: process.cloned(),
+            lineage: lineage.cloned().unwrap_or_else(no_lineage),
+            fd_num,
+            fd: fd.cloned(),
+            path: path.then(|| self.resolve(args, tid).into()),
+        })
     }
 
     /// Changes an event makes before rules see it.
