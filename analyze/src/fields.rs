@@ -17,7 +17,7 @@ use dredge_rules::alert::{push_int, push_uint};
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
-use crate::state::{Fd, Needs, Op, Tables, Thread, View, code};
+use crate::state::{Fd, Needs, Op, Role, Tables, Thread, View, code};
 
 /// The fields replay extracts, by kind: the catalogue's field numbers map to these once, so
 /// extraction switches on a number, not a name.
@@ -866,13 +866,15 @@ impl<'a> Fields for EventFields<'a> {
                 Some(a) => Extracted::One(Val::Ip(a)),
                 None => Extracted::Missing,
             },
+            // A port is known once the socket's side is (connect, accept); of a socket listed
+            // at the start, a port of 0 says nothing.
             F::FdSport | F::FdRport => self
                 .fd()
-                .filter(|f| f.dport != 0)
+                .filter(|f| f.dport != 0 || f.role != Role::Unknown)
                 .map_or(Extracted::Missing, |f| uint(u64::from(f.dport))),
             F::FdCport | F::FdLport => self
                 .fd()
-                .filter(|f| f.sport != 0)
+                .filter(|f| f.sport != 0 || f.role != Role::Unknown)
                 .map_or(Extracted::Missing, |f| uint(u64::from(f.sport))),
             F::ContainerId => with_thread(&|t| {
                 text(if t.container_id.is_empty() { "host".into() } else { t.container_id.clone() })

@@ -64,6 +64,18 @@ pub struct Fd {
     pub sport: u16,
     pub dip: Vec<u8>,
     pub dport: u16,
+    /// A socket's side, once a connect or accept has shown it: its ports are then known even
+    /// when 0.
+    pub role: Role,
+}
+
+/// Which side of a connection a socket is, as far as replay has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Role {
+    #[default]
+    Unknown,
+    Client,
+    Server,
 }
 
 /// What changes seldom: containers, users, groups, the host name. Shared by every view;
@@ -141,6 +153,13 @@ pub(crate) enum Op {
     Socket,
     Accept,
     Pipe,
+    SocketPair,
+    /// setuid, setresuid, setgid, setresgid: the thread's effective id (a gid for `group`)
+    /// becomes parameter `param`.
+    SetId {
+        group: bool,
+        param: &'static str,
+    },
     Dup,
     /// Another call that makes an fd (eventfd, signalfd, ...).
     OtherFd,
@@ -194,6 +213,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     "socket" if exit && creates_fd => Op::Socket,
                     "accept" | "accept4" if exit && creates_fd => Op::Accept,
                     "pipe" | "pipe2" if exit && creates_fd => Op::Pipe,
+                    "socketpair" if exit && creates_fd => Op::SocketPair,
                     n if n.starts_with("dup") && exit && creates_fd => Op::Dup,
                     "connect" if exit => Op::Connect,
                     _ if exit && creates_fd => Op::OtherFd,
@@ -202,6 +222,10 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     "fcntl" if exit => Op::Fcntl,
                     "chdir" if exit => Op::Chdir,
                     "fchdir" if exit => Op::Fchdir,
+                    "setuid" if exit => Op::SetId { group: false, param: "uid" },
+                    "setresuid" if exit => Op::SetId { group: false, param: "euid" },
+                    "setgid" if exit => Op::SetId { group: true, param: "gid" },
+                    "setresgid" if exit => Op::SetId { group: true, param: "egid" },
                     _ => Op::None,
                 };
                 Code {
@@ -277,22 +301,23 @@ pub(crate) fn int_param(ev: &Event<'_>, slot: Option<u8>) -> Option<i64> {
 fn take_image(
     t: &mut Thread,
     blobs: &mut FxHashSet<Arc<[u8]>>,
+    ev: &Event<'_>,
     bytes: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) {
     if let Some(v) = bytes("exe") {
         t.exe = v;
     }
-    if let Some(v) = bytes("args") {
-        t.args = nul_list(&v);
+    // Empty arguments are no arguments (a shell run with none), not arguments unknown.
+    match ev.param_named("args") {
+        Some(Ok(Value::Bytes(v) | Value::Str(v))) => t.args = nul_list(v),
+        Some(Ok(Value::Empty)) => t.args.clear(),
+        _ => {}
     }
     if let Some(v) = bytes("comm") {
         t.comm = v;
     }
-    // An empty cwd says nothing (exits carry one); a known one ends with `/`, as libsinsp
-    // keeps it.
-    if let Some(v) = bytes("cwd").filter(|v| !v.is_empty()) {
-        t.cwd = with_slash(&v);
-    }
+    // The exits carry a cwd too, but libsinsp takes a thread's from its parent, chdir and
+    // fchdir only: a thread first seen at its execve has none.
     if let Some(v) = bytes("cgroups") {
         t.container_id = container::id_from_cgroups(&v).unwrap_or_default();
         t.cgroups = intern(blobs, &v);
@@ -400,6 +425,7 @@ impl State {
                             sport: f.sport,
                             dip: f.dip.clone(),
                             dport: f.dport,
+                            role: Role::Unknown,
                         };
                         let shared =
                             intern_with(&mut self.recorded_fds, &fd, || Arc::new(fd.clone()));
@@ -590,7 +616,7 @@ impl State {
                     .entry(tid)
                     .or_insert_with(|| Arc::new(Thread { tid, pid: tid, ..Thread::default() }));
                 let t = Arc::make_mut(entry);
-                take_image(t, &mut self.blobs, &bytes);
+                take_image(t, &mut self.blobs, ev, &bytes);
                 if bytes("comm").is_none()
                     && let Some(exe) = bytes("exe")
                 {
@@ -634,6 +660,26 @@ impl State {
             }
             return;
         }
+        if let Op::SetId { group, param: name } = c.op {
+            // The effective id, when the call succeeded and changed it (-1: left as it was).
+            let id = match param(ev, named(name)) {
+                Some(Value::Uid(v) | Value::Gid(v)) => Some(v),
+                _ => None,
+            };
+            if let (true, Some(id)) = (int_param(ev, c.res).is_some_and(|r| r >= 0), id)
+                && id != u32::MAX
+                && let Some(t) = self.threads.get_mut(&tid)
+            {
+                let t = Arc::make_mut(t);
+                if group {
+                    t.gid = id
+                } else {
+                    t.uid = id
+                }
+                self.generation += 1;
+            }
+            return;
+        }
         // A connect, even one still in progress, names its socket by the tuple.
         // A connect that failed (in progress aside: -EINPROGRESS) leaves the socket as it was.
         if c.op == Op::Connect {
@@ -643,7 +689,9 @@ impl State {
             {
                 let pid = self.pid_of(tid);
                 let f = self.fds.entry(pid).or_default().entry(fdnum).or_default();
-                fill_tuple(Arc::make_mut(f), &t);
+                let f = Arc::make_mut(f);
+                fill_tuple(f, &t);
+                f.role = Role::Client;
             }
             return;
         }
@@ -675,28 +723,32 @@ impl State {
                 Some(Fd { kind, ..Fd::default() })
             }
             Op::Accept if fd >= 0 => {
-                let mut f = Fd { kind: fd_kind::IPV4_SOCK, ..Fd::default() };
+                let mut f = Fd { kind: fd_kind::IPV4_SOCK, role: Role::Server, ..Fd::default() };
                 if let Some(Value::SockTuple(t)) = param(ev, c.tuple) {
                     fill_tuple(&mut f, &t);
                 }
                 Some(f)
             }
-            Op::Pipe => {
-                for n in ["fd1", "fd2"] {
-                    if let Some(v) = int(n).filter(|v| *v >= 0) {
-                        let f = Fd { kind: fd_kind::FIFO, ..Fd::default() };
+            Op::Pipe | Op::SocketPair => {
+                let kind = if c.op == Op::Pipe { fd_kind::FIFO } else { fd_kind::UNIX_SOCK };
+                let (fd1, fd2) = (int("fd1"), int("fd2"));
+                // Two equal fds (both -1, say) are no fds, as libsinsp takes them.
+                if fd1 != fd2 {
+                    for v in [fd1, fd2].into_iter().flatten().filter(|v| *v >= 0) {
+                        let f = Fd { kind, ..Fd::default() };
                         self.fds.entry(pid).or_default().insert(v, Arc::new(f));
                     }
                 }
                 None
             }
+            // A copy of an fd the state does not know changes nothing (as in libsinsp): the
+            // new number keeps what it had.
             Op::Dup if fd >= 0 => {
                 let old = int("oldfd").or_else(|| int("fd"));
                 let copy = old.and_then(|o| self.fds.get(&pid).and_then(|m| m.get(&o)).cloned());
-                let f = copy.unwrap_or_else(|| {
-                    Arc::new(Fd { kind: fd_kind::UNSUPPORTED, ..Fd::default() })
-                });
-                self.fds.entry(pid).or_default().insert(fd, f);
+                if let Some(f) = copy {
+                    self.fds.entry(pid).or_default().insert(fd, f);
+                }
                 None
             }
             Op::OtherFd if fd >= 0 => Some(Fd { kind: fd_kind::UNSUPPORTED, ..Fd::default() }),
@@ -835,7 +887,7 @@ impl State {
             t.pid = if flags & CLONE_THREAD != 0 { parent_pid } else { tid };
             t.ptid = parent_tid;
         }
-        take_image(&mut t, &mut self.blobs, bytes);
+        take_image(&mut t, &mut self.blobs, ev, bytes);
         if own_exit {
             if let Some(v) = int("vtid") {
                 t.vtid = v;
@@ -846,6 +898,9 @@ impl State {
         }
         if let Some(Ok(Value::Uint(u))) = ev.param_named("uid") {
             t.uid = u as u32;
+        }
+        if let Some(Ok(Value::Uint(g))) = ev.param_named("gid") {
+            t.gid = g as u32;
         }
         // A new process gets a copy of its parent's fds (once: both exits of a clone come).
         if t.pid == tid
@@ -910,9 +965,13 @@ fn fill_tuple(f: &mut Fd, t: &SockTuple<'_>) {
             (f.kind, f.sip, f.sport, f.dip, f.dport) =
                 (fd_kind::IPV6_SOCK, sip.octets().to_vec(), *sport, dip.octets().to_vec(), *dport);
         }
-        SockTuple::Unix { path, .. } => {
+        // A connected or accepted unix socket is named by both ends' kernel addresses and
+        // the path: `ffff8880a1b2c3d4->ffff8880a1b2c000 /dev/log`.
+        SockTuple::Unix { source, dest, path } => {
             f.kind = fd_kind::UNIX_SOCK;
-            f.name = strip_nul(path).to_vec();
+            let mut name = format!("{source:x}->{dest:x} ").into_bytes();
+            name.extend_from_slice(strip_nul(path));
+            f.name = name;
         }
         SockTuple::Other { .. } => {}
     }
