@@ -97,8 +97,8 @@ const INTENDED: [Intended; 10] = [
     },
     Intended {
         field: "fd.",
-        why: "the path of a failed open is its fd.name in filters as in outputs in current libs; \
-              sysdig 0.29.3 showed it but did not match it",
+        why: "the path of a failed open is its fd.name in filters as in outputs in current libs \
+              (one extraction serves both); sysdig 0.29.3 showed it but did not match it",
         events: Concerns::Filters {
             sysdig: "evt.type in (open, openat, openat2, creat) and evt.dir=< and evt.rawres<0",
             dredge: "evt.type in (open, openat, openat2, creat) and evt.dir=< and evt.rawres<0",
@@ -155,9 +155,9 @@ const INTENDED: [Intended; 10] = [
     },
     Intended {
         field: "fd.",
-        why: "a child made by fork kept its parent's fd lookup cache in sysdig 0.29.3, so a dup \
-              of an unknown fd copied a stale entry; current libs reset the cache and leave \
-              the new fd as it was",
+        why: "a dup of an fd unknown to the child of a fork leaves the new fd as it was in \
+              current libs (which also reset a child's fd lookup cache); sysdig 0.29.3 gave \
+              it a file no event of the child opened, seemingly from the parent's cache",
         events: Concerns::Listed {
             capture: Some("objectstore_download.scap"),
             tool: "sysdig",
