@@ -107,6 +107,9 @@ pub struct State {
     /// The fds of state blocks, interned: the same file or socket open in many processes is
     /// kept once.
     recorded_fds: FxHashSet<Arc<Fd>>,
+    /// The capture's IPv4 interfaces (address, netmask): a socket's unknown local address is
+    /// taken from them, as libsinsp does.
+    interfaces: Vec<([u8; 4], [u8; 4])>,
 }
 
 /// What the fields of one event need from the state, as of that event: shared versions that
@@ -154,6 +157,10 @@ pub(crate) enum Op {
     Accept,
     Pipe,
     SocketPair,
+    /// A send or receive that carries the tuple it used (`incoming` for a receive).
+    Datagram {
+        incoming: bool,
+    },
     /// setuid, setresuid, setgid, setresgid: the thread's effective id (a gid for `group`)
     /// becomes parameter `param`.
     SetId {
@@ -222,6 +229,12 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     "fcntl" if exit => Op::Fcntl,
                     "chdir" if exit => Op::Chdir,
                     "fchdir" if exit => Op::Fchdir,
+                    "send" | "sendto" | "sendmsg" | "sendmmsg" if exit => {
+                        Op::Datagram { incoming: false }
+                    }
+                    "recv" | "recvfrom" | "recvmsg" | "recvmmsg" if exit => {
+                        Op::Datagram { incoming: true }
+                    }
                     "setuid" if exit => Op::SetId { group: false, param: "uid" },
                     "setresuid" if exit => Op::SetId { group: false, param: "euid" },
                     "setgid" if exit => Op::SetId { group: true, param: "gid" },
@@ -232,7 +245,9 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     op,
                     exit,
                     syscall: e.category.contains("syscall"),
-                    changes: e.has_flag(flag::MODIFIES_STATE) || creates_fd,
+                    changes: e.has_flag(flag::MODIFIES_STATE)
+                        || creates_fd
+                        || matches!(op, Op::Datagram { .. }),
                     creates_fd,
                     has_fd: e.has_flag(flag::USES_FD)
                         || creates_fd
@@ -270,6 +285,40 @@ pub(crate) fn code(c: u16) -> &'static Code {
 const CLONE_THREAD: u32 = 8192;
 
 /// The empty lineage, shared (a view without ancestors allocates nothing).
+/// The transport of a new socket, from its type and protocol (as libsinsp guesses it).
+fn socket_l4proto(ev: &Event<'_>) -> u8 {
+    let num = |n: &str| match ev.param_named(n) {
+        Some(Ok(Value::Uint(v))) => v,
+        Some(Ok(Value::Int(v))) => v as u64,
+        _ => u64::MAX,
+    };
+    // SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3 (the flags above the low byte aside).
+    let kind = num("type") & 0xff;
+    match (num("proto"), kind) {
+        (_, 3) => l4::RAW,
+        (6, _) => l4::TCP,
+        (17, _) => l4::UDP,
+        (1, _) => l4::ICMP,
+        (0, 1) => l4::TCP,
+        (0, 2) => l4::UDP,
+        _ => l4::UNKNOWN,
+    }
+}
+
+/// An address not known: absent or all zeros.
+fn unset(addr: &[u8]) -> bool {
+    addr.iter().all(|&b| b == 0)
+}
+
+/// Transport protocols as scap numbers them (`fd.l4proto`).
+pub mod l4 {
+    pub const UNKNOWN: u8 = 0;
+    pub const TCP: u8 = 2;
+    pub const UDP: u8 = 3;
+    pub const ICMP: u8 = 4;
+    pub const RAW: u8 = 5;
+}
+
 /// The same shared version, or both absent.
 fn same<T: ?Sized>(a: Option<&Arc<T>>, b: Option<&Arc<T>>) -> bool {
     match (a, b) {
@@ -449,7 +498,16 @@ impl State {
                     }
                 }
             }
-            Recorded::Interfaces(_) | Recorded::Drops(_) => {}
+            Recorded::Interfaces(ifs) => {
+                for i in ifs {
+                    if let (Ok(a), Ok(m)) =
+                        (<[u8; 4]>::try_from(&i.addr[..]), i.netmask[..].try_into())
+                    {
+                        self.interfaces.push((a, m));
+                    }
+                }
+            }
+            Recorded::Drops(_) => {}
         }
     }
 
@@ -660,6 +718,15 @@ impl State {
             }
             return;
         }
+        if let Op::Datagram { incoming } = c.op {
+            if int_param(ev, c.res).is_some_and(|r| r >= 0)
+                && let (Some(fdnum), Some(Value::SockTuple(t))) =
+                    (int_param(ev, c.fd), param(ev, c.tuple))
+            {
+                self.datagram(tid, fdnum, &t, incoming);
+            }
+            return;
+        }
         if let Op::SetId { group, param: name } = c.op {
             // The effective id, when the call succeeded and changed it (-1: left as it was).
             let id = match param(ev, named(name)) {
@@ -720,10 +787,17 @@ impl State {
                     Some(Ok(Value::Enum(16) | Value::Flags(16))) => fd_kind::NETLINK,
                     _ => fd_kind::IPV4_SOCK,
                 };
-                Some(Fd { kind, ..Fd::default() })
+                let inet = kind == fd_kind::IPV4_SOCK || kind == fd_kind::IPV6_SOCK;
+                let l4proto = if inet { socket_l4proto(ev) } else { l4::UNKNOWN };
+                Some(Fd { kind, l4proto, ..Fd::default() })
             }
             Op::Accept if fd >= 0 => {
-                let mut f = Fd { kind: fd_kind::IPV4_SOCK, role: Role::Server, ..Fd::default() };
+                let mut f = Fd {
+                    kind: fd_kind::IPV4_SOCK,
+                    role: Role::Server,
+                    l4proto: l4::TCP,
+                    ..Fd::default()
+                };
                 if let Some(Value::SockTuple(t)) = param(ev, c.tuple) {
                     fill_tuple(&mut f, &t);
                 }
@@ -858,6 +932,104 @@ impl State {
         self.generation += 1;
         let tables = Arc::make_mut(&mut self.tables);
         tables.containers.entry(c.id.clone()).or_insert(c);
+    }
+
+    /// A send or receive with the tuple it used, on a socket without addresses yet or not a
+    /// TCP one (a datagram socket may talk to many peers): the socket takes the tuple, as
+    /// libsinsp's `update_fd` does. The destination is kept once known; an unknown local
+    /// address comes from the interfaces; a socket with no side yet is a server when it first
+    /// receives and a client when it first sends, and its addresses are turned to match.
+    fn datagram(&mut self, tid: i64, fdnum: i64, t: &SockTuple<'_>, incoming: bool) {
+        let pid = self.pid_of(tid);
+        let Some(f) = self.fds.get_mut(&pid).and_then(|m| m.get_mut(&fdnum)) else { return };
+        if !(f.sip.is_empty() || f.l4proto != l4::TCP) {
+            return;
+        }
+        let f = Arc::make_mut(f);
+        let (sip, sport, dip, dport, kind) = match t {
+            SockTuple::V4 { sip, sport, dip, dport } => {
+                (sip.octets().to_vec(), *sport, dip.octets().to_vec(), *dport, fd_kind::IPV4_SOCK)
+            }
+            SockTuple::V6 { sip, sport, dip, dport } => {
+                match (sip.to_ipv4_mapped(), dip.to_ipv4_mapped()) {
+                    (Some(s4), Some(d4)) => (
+                        s4.octets().to_vec(),
+                        *sport,
+                        d4.octets().to_vec(),
+                        *dport,
+                        fd_kind::IPV4_SOCK,
+                    ),
+                    _ => (
+                        sip.octets().to_vec(),
+                        *sport,
+                        dip.octets().to_vec(),
+                        *dport,
+                        fd_kind::IPV6_SOCK,
+                    ),
+                }
+            }
+            SockTuple::Unix { path, .. } => {
+                f.kind = fd_kind::UNIX_SOCK;
+                f.name = strip_nul(path).to_vec();
+                return;
+            }
+            SockTuple::Other { .. } => return,
+        };
+        let same = f.kind == kind
+            && ((f.sip == sip && f.sport == sport && f.dip == dip && f.dport == dport)
+                || (f.sip == dip && f.sport == dport && f.dip == sip && f.dport == sport));
+        if same {
+            return;
+        }
+        f.kind = kind;
+        (f.sip, f.sport) = (sip, sport);
+        if unset(&f.dip) {
+            f.dip = dip;
+        }
+        if f.dport == 0 {
+            f.dport = dport;
+        }
+        if f.l4proto == l4::UNKNOWN {
+            f.l4proto = l4::UDP;
+        }
+        if kind == fd_kind::IPV4_SOCK {
+            self.patch_local_address(pid, fdnum);
+        }
+        let Some(f) = self.fds.get_mut(&pid).and_then(|m| m.get_mut(&fdnum)) else { return };
+        let f = Arc::make_mut(f);
+        if f.role == Role::Unknown {
+            f.role = if incoming { Role::Server } else { Role::Client };
+        }
+        if (incoming && f.role == Role::Client) || (!incoming && f.role == Role::Server) {
+            std::mem::swap(&mut f.sip, &mut f.dip);
+            std::mem::swap(&mut f.sport, &mut f.dport);
+        }
+    }
+
+    /// An IPv4 socket with one address unknown (0.0.0.0) takes the interface that matches the
+    /// other: the same address, else one on its subnet, else the first not loopback.
+    fn patch_local_address(&mut self, pid: i64, fdnum: i64) {
+        let infer = |other: &[u8]| -> [u8; 4] {
+            let o: [u8; 4] = other.try_into().unwrap_or_default();
+            let masked = |a: [u8; 4], m: [u8; 4]| u32::from_be_bytes(a) & u32::from_be_bytes(m);
+            let exact = self.interfaces.iter().find(|(a, _)| *a == o);
+            let subnet = || self.interfaces.iter().find(|(a, m)| masked(*a, *m) == masked(o, *m));
+            let other = || self.interfaces.iter().find(|(a, _)| *a != [127, 0, 0, 1]);
+            exact.or_else(subnet).or_else(other).map_or([0; 4], |(a, _)| *a)
+        };
+        let Some(f) = self.fds.get(&pid).and_then(|m| m.get(&fdnum)) else { return };
+        let (s0, d0) = (unset(&f.sip), unset(&f.dip));
+        if !s0 && !d0 {
+            return;
+        }
+        let new = if s0 { infer(&f.dip) } else { infer(&f.sip) };
+        let (known, sport, dport) = (if s0 { &f.dip } else { &f.sip }, f.sport, f.dport);
+        if new[..] == known[..] && sport == dport {
+            return;
+        }
+        let Some(f) = self.fds.get_mut(&pid).and_then(|m| m.get_mut(&fdnum)) else { return };
+        let f = Arc::make_mut(f);
+        if s0 { f.sip = new.to_vec() } else { f.dip = new.to_vec() }
     }
 
     fn new_thread(
