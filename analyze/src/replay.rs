@@ -1,15 +1,16 @@
 //! Driving a capture through a ruleset, on every core.
 //!
-//! Replay is a pipeline. One thread, the *tracker*, takes every event in file order: it
-//! normalises it (enter merged into exit), applies it to the state, and for each event that
-//! some rule could match takes a [`View`] of the state (shared versions of the thread, its
-//! ancestors and its fd, which never change once made) and copies the event beside it into a
-//! batch. *Evaluators* on the other cores decode the blocks the tracker will need next and
-//! run the rules over whole batches while the state moves on; the tracker decodes a block
-//! itself when no one has started it, and evaluates a batch itself when the evaluators are
-//! behind, so no core idles. Every output is tagged with its event number and rule position
-//! and the outputs are sorted on those keys at the end, so the findings are the same, in the
-//! same order, for any number of threads.
+//! Replay is a pipeline. One thread, the *tracker*, takes every event in file order: it normalises
+//! it (enter merged into exit), applies it to the state, and for each event that some rule could
+//! match takes a [`View`](crate::state::View) of the state (shared versions of the thread, its
+//! ancestors and its fd, which never change once made) and copies the event beside it into a batch.
+//! *Evaluators* on the other cores decode the blocks the tracker will need next (a state block is
+//! also made ready for the tables, see [`Prepared`]) and run the rules over whole batches while the
+//! state moves on. The tracker decodes a block itself when no one has started it, or one it will
+//! need soon while it waits for another, and evaluates a batch itself when the evaluators are
+//! behind, so no core idles. Every output is tagged with its event number and rule position and the
+//! outputs are sorted on those keys at the end, so the findings are the same, in the same order,
+//! for any number of threads.
 
 use std::sync::{Condvar, Mutex};
 
@@ -21,7 +22,7 @@ use dredge_rules::ruleset::Ruleset;
 use crate::batch::Batch;
 use crate::drops::{DropMonitor, DropOccurrence, DropPolicy};
 use crate::fields::EventFields;
-use crate::state::{Needs, State};
+use crate::state::{Needs, Prepared, State};
 
 /// Something replay reports as it goes.
 pub enum Report<'r, 'e> {
@@ -325,6 +326,17 @@ pub fn replay_parallel<T: Send>(
                         drop(q);
                         break decode(capture, entry);
                     }
+                    // Block i is being decoded elsewhere: rather than wait, decode one the
+                    // tracker will want soon (a run of state blocks keeps every core busy).
+                    let j = q.next_decode;
+                    if j < blocks.len() && j < i + AHEAD {
+                        q.next_decode += 1;
+                        drop(q);
+                        let d = decode(capture, &blocks[j]);
+                        q = shared.lock();
+                        q.decoded.insert(j, d);
+                        continue;
+                    }
                     q = shared.changed.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
             };
@@ -334,7 +346,7 @@ pub fn replay_parallel<T: Send>(
                     if !tracker.batch.is_empty() {
                         ship(&mut tracker.batch);
                     }
-                    tracker.state.apply_recorded(&state);
+                    tracker.state.apply_prepared(state);
                 }
                 Decoded::Events(Ok(block)) => tracker.events(&block, render, &mut ship),
                 Decoded::State(Err(e)) | Decoded::Events(Err(e)) => {
@@ -380,7 +392,8 @@ pub fn replay_parallel<T: Send>(
 /// A block, decoded.
 enum Decoded {
     Events(Result<EventBlock, String>),
-    State(Result<dredge_format::State, String>),
+    /// A state block, made ready for the tables by whoever decoded it.
+    State(Result<Prepared, String>),
     /// Neither events nor state (header, footer, signature).
     Nothing,
 }
@@ -390,7 +403,7 @@ fn decode(capture: &Capture, entry: &IndexEntry) -> Decoded {
         return Decoded::Events(capture.decode_events(entry).map_err(|e| e.to_string()));
     }
     match capture.decode_state(entry) {
-        Some(s) => Decoded::State(s.map_err(|e| e.to_string())),
+        Some(s) => Decoded::State(s.map(|s| Prepared::from(&s)).map_err(|e| e.to_string())),
         None => Decoded::Nothing,
     }
 }

@@ -69,6 +69,98 @@ pub struct Fd {
     pub role: Role,
 }
 
+/// One thread's fds from a state block: (number, fd).
+pub type FdTable = Vec<(i64, Arc<Fd>)>;
+
+/// A state block of the capture turned into replay's own shared versions, ready to be put
+/// in the tables. Making them (parsing cgroups, splitting arguments, sharing equal blobs and
+/// fds) is most of the work of a state block, and needs no state: replay does it on the
+/// thread that decoded the block, so that only the inserting is left to the tracker.
+#[derive(Debug)]
+pub enum Prepared {
+    Threads(Vec<Arc<Thread>>),
+    /// The fds of each thread, by thread id.
+    Fds(Vec<(i64, FdTable)>),
+    /// Anything else, applied as recorded.
+    Other(Recorded),
+}
+
+impl Prepared {
+    /// Prepares `state`. Blobs and fds are shared within the block.
+    pub fn from(state: &Recorded) -> Prepared {
+        match state {
+            Recorded::Threads(ts) => {
+                let mut blobs = FxHashSet::default();
+                Prepared::Threads(
+                    ts.iter().map(|t| Arc::new(recorded_thread(t, &mut blobs))).collect(),
+                )
+            }
+            Recorded::Fds(tables) => {
+                let mut shared = FxHashSet::default();
+                let tables = tables
+                    .iter()
+                    .map(|table| {
+                        let fds = table
+                            .fds
+                            .iter()
+                            .map(|f| {
+                                let fd = Fd {
+                                    kind: f.kind,
+                                    name: f.name.clone(),
+                                    open_flags: f.open_flags,
+                                    l4proto: f.l4proto,
+                                    sip: f.sip.clone(),
+                                    sport: f.sport,
+                                    dip: f.dip.clone(),
+                                    dport: f.dport,
+                                    role: Role::Unknown,
+                                };
+                                (f.fd, intern_with(&mut shared, &fd, || Arc::new(fd.clone())))
+                            })
+                            .collect();
+                        (table.tid, fds)
+                    })
+                    .collect();
+                Prepared::Fds(tables)
+            }
+            other => Prepared::Other(other.clone()),
+        }
+    }
+}
+
+/// A thread of a state block as replay keeps it.
+fn recorded_thread(t: &dredge_format::state::Thread, blobs: &mut FxHashSet<Arc<[u8]>>) -> Thread {
+    let container_id = if t.container_id.is_empty() {
+        container::id_from_cgroups(&t.cgroups).unwrap_or_default()
+    } else {
+        t.container_id.clone()
+    };
+    Thread {
+        tid: t.tid,
+        pid: t.pid,
+        ptid: t.ptid,
+        vtid: t.vtid,
+        vpid: t.vpid,
+        sid: t.sid,
+        comm: t.comm.clone(),
+        exe: t.exe.clone(),
+        exepath: t.exepath.clone(),
+        args: nul_list(&t.args),
+        cwd: with_slash(&t.cwd),
+        env: intern(blobs, &t.env),
+        uid: t.uid,
+        gid: t.gid,
+        loginuid: t.loginuid,
+        tty: t.tty,
+        container_id,
+        cgroups: intern(blobs, &t.cgroups),
+        cap_effective: t.cap_effective,
+        exe_writable: t.exe_writable,
+        exe_upper_layer: t.exe_upper_layer,
+        exe_from_memfd: t.exe_from_memfd,
+    }
+}
+
 /// Which side of a connection a socket is, as far as replay has seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -104,9 +196,6 @@ pub struct State {
     /// Lineages by tid, with the generation they were made in.
     lineages: FxHashMap<i64, (u64, Lineage)>,
     blobs: FxHashSet<Arc<[u8]>>,
-    /// The fds of state blocks, interned: the same file or socket open in many processes is
-    /// kept once.
-    recorded_fds: FxHashSet<Arc<Fd>>,
     /// The capture's IPv4 interfaces (address, netmask): a socket's unknown local address is
     /// taken from them, as libsinsp does.
     interfaces: Vec<([u8; 4], [u8; 4])>,
@@ -419,67 +508,34 @@ impl State {
 
     /// Applies a state block of the capture.
     pub fn apply_recorded(&mut self, state: &Recorded) {
+        self.apply_prepared(Prepared::from(state));
+    }
+
+    /// Applies a state block made ready by [`Prepared::from`] (on any thread).
+    pub fn apply_prepared(&mut self, prepared: Prepared) {
+        match prepared {
+            Prepared::Threads(ts) => {
+                self.generation += 1;
+                self.threads.reserve(ts.len());
+                for t in ts {
+                    self.threads.insert(t.tid, t);
+                }
+            }
+            Prepared::Fds(tables) => {
+                for (tid, table) in tables {
+                    let pid = self.threads.get(&tid).map_or(tid, |t| t.pid);
+                    self.fds.entry(pid).or_default().extend(table);
+                }
+            }
+            Prepared::Other(state) => self.apply_other(&state),
+        }
+    }
+
+    fn apply_other(&mut self, state: &Recorded) {
         match state {
             Recorded::Machine(m) => {
                 if let Some(m) = m.first() {
                     Arc::make_mut(&mut self.tables).hostname = m.hostname.clone();
-                }
-            }
-            Recorded::Threads(ts) => {
-                self.generation += 1;
-                for t in ts {
-                    let container_id = if t.container_id.is_empty() {
-                        container::id_from_cgroups(&t.cgroups).unwrap_or_default()
-                    } else {
-                        t.container_id.clone()
-                    };
-                    let th = Thread {
-                        tid: t.tid,
-                        pid: t.pid,
-                        ptid: t.ptid,
-                        vtid: t.vtid,
-                        vpid: t.vpid,
-                        sid: t.sid,
-                        comm: t.comm.clone(),
-                        exe: t.exe.clone(),
-                        exepath: t.exepath.clone(),
-                        args: nul_list(&t.args),
-                        cwd: with_slash(&t.cwd),
-                        env: intern(&mut self.blobs, &t.env),
-                        uid: t.uid,
-                        gid: t.gid,
-                        loginuid: t.loginuid,
-                        tty: t.tty,
-                        container_id,
-                        cgroups: intern(&mut self.blobs, &t.cgroups),
-                        cap_effective: t.cap_effective,
-                        exe_writable: t.exe_writable,
-                        exe_upper_layer: t.exe_upper_layer,
-                        exe_from_memfd: t.exe_from_memfd,
-                    };
-                    self.threads.insert(t.tid, Arc::new(th));
-                }
-            }
-            Recorded::Fds(tables) => {
-                for table in tables {
-                    let pid = self.threads.get(&table.tid).map_or(table.tid, |t| t.pid);
-                    let fds = self.fds.entry(pid).or_default();
-                    for f in &table.fds {
-                        let fd = Fd {
-                            kind: f.kind,
-                            name: f.name.clone(),
-                            open_flags: f.open_flags,
-                            l4proto: f.l4proto,
-                            sip: f.sip.clone(),
-                            sport: f.sport,
-                            dip: f.dip.clone(),
-                            dport: f.dport,
-                            role: Role::Unknown,
-                        };
-                        let shared =
-                            intern_with(&mut self.recorded_fds, &fd, || Arc::new(fd.clone()));
-                        fds.insert(f.fd, shared);
-                    }
                 }
             }
             Recorded::Containers(cs) => {
@@ -507,7 +563,8 @@ impl State {
                     }
                 }
             }
-            Recorded::Drops(_) => {}
+            // Threads and fds come prepared.
+            Recorded::Threads(_) | Recorded::Fds(_) | Recorded::Drops(_) => {}
         }
     }
 
