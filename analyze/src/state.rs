@@ -1228,3 +1228,150 @@ pub fn join_path(base: &[u8], rel: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use dredge_format::table::{Direction, flag, table};
+    use dredge_format::{EventHeader, Params};
+
+    use super::*;
+
+    /// One event built by parameter name (the others empty), in the current layout.
+    struct Built {
+        code: u16,
+        data: Vec<u8>,
+        ends: Vec<u32>,
+    }
+
+    fn build(name: &str, exit: bool, params: &[(&str, Value<'_>)]) -> Built {
+        let info = table()
+            .iter()
+            .find(|e| {
+                e.name == name
+                    && (e.direction == Direction::Exit) == exit
+                    && !e.has_flag(flag::OLD_VERSION)
+            })
+            .unwrap_or_else(|| panic!("no current {name} event"));
+        let (mut data, mut ends) = (Vec::new(), Vec::new());
+        for p in &info.params {
+            if let Some((_, v)) = params.iter().find(|(n, _)| *n == p.name) {
+                v.encode(p.kind, &mut data);
+            }
+            ends.push(data.len() as u32);
+        }
+        Built { code: info.code, data, ends }
+    }
+
+    impl Built {
+        fn event(&self, tid: i64) -> Event<'_> {
+            let header = EventHeader { ts: 1, tid, cpu: 0, code: self.code, flags: 0 };
+            Event { num: 0, header, params: Params::new(0, &self.ends, &self.data) }
+        }
+    }
+
+    fn apply(state: &mut State, tid: i64, b: &Built) {
+        let ev = b.event(tid);
+        state.before(&ev);
+        state.after(&ev);
+    }
+
+    /// A state with process 100 (one thread) known.
+    fn with_process() -> State {
+        let mut state = State::default();
+        let t = Thread { tid: 100, pid: 100, uid: 1000, gid: 1000, ..Thread::default() };
+        state.threads.insert(100, Arc::new(t));
+        state
+    }
+
+    #[test]
+    fn setresuid_and_setgid_change_the_effective_ids() {
+        let mut state = with_process();
+        let keep = Value::Uid(u32::MAX);
+        let b = build(
+            "setresuid",
+            true,
+            &[
+                ("res", Value::Errno(0)),
+                ("ruid", keep.clone()),
+                ("euid", Value::Uid(0)),
+                ("suid", keep),
+            ],
+        );
+        apply(&mut state, 100, &b);
+        assert_eq!(state.threads[&100].uid, 0);
+        // -1 leaves the id as it was; a failed call changes nothing.
+        let b = build("setgid", true, &[("res", Value::Errno(-1)), ("gid", Value::Gid(5))]);
+        apply(&mut state, 100, &b);
+        assert_eq!(state.threads[&100].gid, 1000);
+        let b = build("setgid", true, &[("res", Value::Errno(0)), ("gid", Value::Gid(5))]);
+        apply(&mut state, 100, &b);
+        assert_eq!(state.threads[&100].gid, 5);
+    }
+
+    #[test]
+    fn a_dup_of_an_unknown_fd_leaves_the_target_alone() {
+        let mut state = with_process();
+        let file = Fd { kind: fd_kind::FILE, name: b"/etc/passwd".to_vec(), ..Fd::default() };
+        state.fds.entry(100).or_default().insert(0, Arc::new(file));
+        let b = build("dup", true, &[("res", Value::Fd(0)), ("oldfd", Value::Fd(7))]);
+        apply(&mut state, 100, &b);
+        assert_eq!(state.fds[&100][&0].name, b"/etc/passwd");
+    }
+
+    #[test]
+    fn socketpair_makes_two_unix_sockets() {
+        let mut state = with_process();
+        let b = build(
+            "socketpair",
+            true,
+            &[("res", Value::Errno(0)), ("fd1", Value::Fd(3)), ("fd2", Value::Fd(4))],
+        );
+        apply(&mut state, 100, &b);
+        for n in [3, 4] {
+            assert_eq!(state.fds[&100][&n].kind, fd_kind::UNIX_SOCK);
+        }
+    }
+
+    #[test]
+    fn a_datagram_socket_takes_the_tuple_of_its_first_send() {
+        let mut state = with_process();
+        state.interfaces.push(([10, 0, 0, 5], [255, 255, 255, 0]));
+        let udp = Fd { kind: fd_kind::IPV4_SOCK, l4proto: l4::UDP, ..Fd::default() };
+        state.fds.entry(100).or_default().insert(3, Arc::new(udp));
+        let tuple = SockTuple::V4 {
+            sip: Ipv4Addr::UNSPECIFIED,
+            sport: 40000,
+            dip: Ipv4Addr::new(10, 0, 0, 9),
+            dport: 53,
+        };
+        let b = build(
+            "sendto",
+            true,
+            &[("res", Value::Errno(10)), ("fd", Value::Fd(3)), ("tuple", Value::SockTuple(tuple))],
+        );
+        apply(&mut state, 100, &b);
+        let f = &state.fds[&100][&3];
+        // The local address comes from the interface on the destination's subnet.
+        assert_eq!((f.sip.as_slice(), f.sport), (&[10, 0, 0, 5][..], 40000));
+        assert_eq!((f.dip.as_slice(), f.dport), (&[10, 0, 0, 9][..], 53));
+        assert_eq!(f.role, Role::Client);
+    }
+
+    #[test]
+    fn a_unix_connect_names_both_ends() {
+        let mut state = with_process();
+        let sock = Fd { kind: fd_kind::UNIX_SOCK, ..Fd::default() };
+        state.fds.entry(100).or_default().insert(8, Arc::new(sock));
+        let tuple =
+            SockTuple::Unix { source: 0xffff_8800_3c1d_1800, dest: 0xabc, path: b"/dev/log" };
+        let b = build(
+            "connect",
+            true,
+            &[("res", Value::Errno(0)), ("fd", Value::Fd(8)), ("tuple", Value::SockTuple(tuple))],
+        );
+        apply(&mut state, 100, &b);
+        assert_eq!(state.fds[&100][&8].name, b"ffff88003c1d1800->abc /dev/log");
+    }
+}
