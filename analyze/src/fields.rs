@@ -122,6 +122,9 @@ const KINDS: &[(&str, F)] = &[
     ("evt.source", F::EvtSource),
     ("evt.category", F::EvtCategory),
     ("evt.args", F::EvtArgs),
+    // What sysdig's default line shows: the arguments, and the time as `-t h` (the default).
+    ("evt.info", F::EvtArgs),
+    ("evt.outputtime", F::EvtTime),
     ("evt.rawres", F::EvtRawres),
     ("evt.res", F::EvtRes),
     ("evt.failed", F::EvtFailed),
@@ -200,11 +203,13 @@ pub fn needs(id: u32) -> Needs {
     use F::*;
     match kind_of(id) {
         ProcPname | ProcPexe | ProcPexepath | ProcPcmdline | ProcAname | ProcApid | ProcAexe
-        | ProcAexepath | ProcAcmdline => Needs { lineage: true, fd: false },
+        | ProcAexepath | ProcAcmdline => Needs { lineage: true, ..Needs::NONE },
         FdNum | FdName | FdNameraw | FdDirectory | FdFilename | FdTypechar | FdType | FdSip
         | FdCip | FdRip | FdLip | FdSport | FdRport | FdCport | FdLport => {
-            Needs { lineage: false, fd: true }
+            Needs { fd: true, ..Needs::NONE }
         }
+        // Fds and pids shown with their names.
+        EvtArgs => Needs::ARGS,
         _ => Needs::NONE,
     }
 }
@@ -416,6 +421,30 @@ fn errno_name(e: i64) -> String {
     name.to_string()
 }
 
+/// An IP socket's name: its tuple, once both addresses are known.
+fn socket_name(fd: &Fd) -> Option<String> {
+    if fd.kind != fd_kind::IPV4_SOCK && fd.kind != fd_kind::IPV6_SOCK {
+        return None;
+    }
+    let (s, d) = (ip(&fd.sip)?, ip(&fd.dip)?);
+    Some(format!("{s}:{}->{d}:{}", fd.sport, fd.dport))
+}
+
+/// The transport letter sysdig adds to a socket's kind in `evt.args` (`<4t>`, `<4u>`).
+fn l4char(fd: &Fd) -> &'static [u8] {
+    let inet = matches!(
+        fd.kind,
+        fd_kind::IPV4_SOCK | fd_kind::IPV6_SOCK | fd_kind::IPV4_SERVSOCK | fd_kind::IPV6_SERVSOCK
+    );
+    match fd.l4proto {
+        crate::state::l4::TCP if inet => b"t",
+        crate::state::l4::UDP if inet => b"u",
+        crate::state::l4::ICMP if inet => b"i",
+        crate::state::l4::RAW if inet => b"r",
+        _ => b"",
+    }
+}
+
 fn typechar(kind: u8) -> &'static [u8] {
     match kind {
         fd_kind::FILE | fd_kind::FILE_V2 => b"f",
@@ -477,13 +506,34 @@ pub fn render_param_into(ev: &Event<'_>, i: usize, out: &mut Vec<u8>) -> bool {
     use std::io::Write;
     let Some(info) = ev.info().and_then(|e| e.params.get(i)) else { return false };
     let Some(Ok(value)) = ev.param(i) else { return false };
-    let _ = match value {
-        Value::Empty => {
-            out.extend_from_slice(b"<NA>");
+    // Numbers print as the event table says: HEX in capitals without a prefix, OCT with a
+    // leading 0 (as C's `%#o`).
+    let number = |out: &mut Vec<u8>, v: u64| match info.format {
+        "HEX" => write!(out, "{v:X}"),
+        "OCT" if v != 0 => write!(out, "0{v:o}"),
+        _ => {
+            push_uint(out, v);
             Ok(())
         }
-        Value::Str(s) | Value::Bytes(s) => {
+    };
+    let _ = match value {
+        // An empty buffer shows as nothing, an empty tuple, fd list or dynamic value as NULL,
+        // anything else as <NA> (as sysdig shows the captures of its time).
+        Value::Empty => {
+            let null =
+                matches!(info.kind, ParamType::SockTuple | ParamType::FdList | ParamType::Dyn);
+            match info.kind {
+                ParamType::Bytebuf => {}
+                _ => out.extend_from_slice(if null { b"NULL" } else { b"<NA>" }),
+            }
+            Ok(())
+        }
+        Value::Str(s) => {
             out.extend(s.iter().map(|&b| if b == 0 { b'.' } else { b }));
+            Ok(())
+        }
+        Value::Bytes(s) | Value::StrList(s) => {
+            push_buffer(out, s);
             Ok(())
         }
         Value::Flags(v) | Value::Enum(v) => {
@@ -498,21 +548,102 @@ pub fn render_param_into(ev: &Event<'_>, i: usize, out: &mut Vec<u8>) -> bool {
             if names.is_empty() { write!(out, "{v}") } else { write!(out, "{v}({names})") }
         }
         Value::Errno(v) if v < 0 => write!(out, "{v}({})", errno_name(v)),
+        Value::Errno(v) if info.format == "HEX" => number(out, v as u64),
+        Value::Fd(-100) => write!(out, "-100(AT_FDCWD)"),
+        Value::Fd(v) if v < 0 => write!(out, "{v}({})", errno_name(v)),
+        Value::Int(v) if info.format == "HEX" || info.format == "OCT" => number(out, v as u64),
         Value::Int(v) | Value::Errno(v) | Value::Fd(v) | Value::Pid(v) => {
             push_int(out, v);
             Ok(())
         }
-        Value::Uint(v) | Value::RelTime(v) | Value::AbsTime(v) => {
-            push_uint(out, v);
+        // A 64-bit unsigned decimal shows signed, as sysdig prints it (`offset=-71`).
+        Value::Uint(v) if info.kind == ParamType::Uint64 && info.format == "DEC" => {
+            push_int(out, v as i64);
             Ok(())
         }
+        Value::Uint(v) | Value::AbsTime(v) => number(out, v),
         Value::Uid(v) | Value::Gid(v) | Value::Mode(v) | Value::SigSet(v) => {
-            push_uint(out, u64::from(v));
+            number(out, u64::from(v))
+        }
+        Value::Port(v) => number(out, u64::from(v)),
+        Value::SockTuple(t) => {
+            push_tuple(out, &t);
             Ok(())
         }
+        Value::SockAddr(a) => match a {
+            dredge_format::param::SockAddr::V4 { ip, port } => write!(out, "{ip}:{port}"),
+            dredge_format::param::SockAddr::V6 { ip, port } => write!(out, "{ip}:{port}"),
+            dredge_format::param::SockAddr::Unix { path } => {
+                out.extend_from_slice(path.strip_suffix(&[0]).unwrap_or(path));
+                Ok(())
+            }
+            dredge_format::param::SockAddr::Other { family, .. } => write!(out, "family {family}"),
+        },
+        Value::FdList(fds) => {
+            for (n, (fd, flags)) in fds.iter().enumerate() {
+                let sep = if n == 0 { "" } else { " " };
+                let _ = write!(out, "{sep}{fd}:?{flags:x}");
+            }
+            Ok(())
+        }
+        // A relative time also in seconds (`5000000(0.005s)`), as C's `%lg` writes them.
+        Value::RelTime(u64::MAX) => write!(out, "none"),
+        Value::RelTime(v) => write!(out, "{v}({}s)", general(v as f64 / 1e9)),
         other => write!(out, "{other:?}"),
     };
     true
+}
+
+/// A number as C's `%g` writes it: six significant digits, no trailing zeros, an exponent
+/// below 1e-4 or from 1e6.
+fn general(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let exp = v.abs().log10().floor() as i32;
+    let trim = |s: String| {
+        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    };
+    if !(-4..6).contains(&exp) {
+        let text = format!("{v:.5e}");
+        let (mantissa, e) = text.split_once('e').unwrap_or((&text, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        let sign = if e < 0 { '-' } else { '+' };
+        return format!("{}e{sign}{:02}", trim(mantissa.to_string()), e.abs());
+    }
+    let decimals = (5 - exp).max(0) as usize;
+    trim(format!("{v:.decimals$}"))
+}
+
+/// Longest buffer `evt.args` shows (sysdig's default without `-v`); longer ones end in `...`.
+const MAX_BUFFER_TEXT: usize = 80;
+
+/// A buffer as sysdig shows it: printable ASCII as is, anything else as `.`, cut at
+/// [`MAX_BUFFER_TEXT`].
+fn push_buffer(out: &mut Vec<u8>, s: &[u8]) {
+    let shown = |b: u8| if (0x20..0x7f).contains(&b) { b } else { b'.' };
+    if s.len() > MAX_BUFFER_TEXT {
+        out.extend(s[..MAX_BUFFER_TEXT - 3].iter().map(|&b| shown(b)));
+        out.extend_from_slice(b"...");
+    } else {
+        out.extend(s.iter().map(|&b| shown(b)));
+    }
+}
+
+/// A tuple as sysdig shows it: `sip:sport->dip:dport`, a unix one by its kernel addresses
+/// and path.
+fn push_tuple(out: &mut Vec<u8>, t: &SockTuple<'_>) {
+    use std::io::Write;
+    let _ = match t {
+        SockTuple::V4 { sip, sport, dip, dport } => write!(out, "{sip}:{sport}->{dip}:{dport}"),
+        SockTuple::V6 { sip, sport, dip, dport } => write!(out, "{sip}:{sport}->{dip}:{dport}"),
+        SockTuple::Unix { source, dest, path } => {
+            let _ = write!(out, "{source:x}->{dest:x} ");
+            out.extend_from_slice(path.strip_suffix(&[0]).unwrap_or(path));
+            Ok(())
+        }
+        SockTuple::Other { family, .. } => write!(out, "family {family}"),
+    };
 }
 
 impl<'a> EventFields<'a> {
@@ -533,6 +664,78 @@ impl<'a> EventFields<'a> {
 
     fn thread(&self) -> Option<&'a Thread> {
         self.view.thread.as_deref()
+    }
+
+    /// `evt.args`: every parameter as `name=value` followed by a space, as sysdig shows them.
+    /// The event's own fd is shown with its kind and name (`fd=3(<f>/etc/passwd)`) and a pid
+    /// of the thread, its process or its parent with the name (`ptid=3200(bash)`). A
+    /// syscall without an event of its own shows none (sysdig names it in `evt.type`).
+    fn args_text(&self) -> Vec<u8> {
+        let ev = self.event;
+        let mut out = Vec::new();
+        let Some(info) = ev.info() else { return out };
+        if info.params.first().is_some_and(|p| p.kind == ParamType::SyscallId) {
+            return out;
+        }
+        for (i, p) in info.params.iter().enumerate().take(ev.params.len()) {
+            out.extend_from_slice(p.name.as_bytes());
+            out.push(b'=');
+            match ev.param(i) {
+                Some(Ok(Value::Fd(n))) if n >= 0 => {
+                    push_int(&mut out, n);
+                    let named = self.view.named.as_deref();
+                    let other = || named?.fds.iter().find(|(m, _)| *m == n).map(|(_, f)| &**f);
+                    let fd = if self.view.fd_num == Some(n) { self.fd() } else { None };
+                    if let Some(fd) = fd.or_else(other) {
+                        out.extend_from_slice(b"(<");
+                        out.extend_from_slice(typechar(fd.kind));
+                        out.extend_from_slice(l4char(fd));
+                        out.push(b'>');
+                        match socket_name(fd) {
+                            Some(tuple) => out.extend_from_slice(tuple.as_bytes()),
+                            None => out.extend_from_slice(&fd.name),
+                        }
+                        out.push(b')');
+                    }
+                }
+                Some(Ok(Value::FdList(fds))) => {
+                    let named = self.view.named.as_deref();
+                    for (k, (fd, flags)) in fds.iter().enumerate() {
+                        if k > 0 {
+                            out.push(b' ');
+                        }
+                        push_int(&mut out, *fd);
+                        out.push(b':');
+                        let known = named.and_then(|n| n.fds.iter().find(|(m, _)| m == fd));
+                        match known {
+                            Some((_, f)) => out.extend_from_slice(typechar(f.kind)),
+                            None => out.push(b'?'),
+                        }
+                        let _ = std::io::Write::write_fmt(&mut out, format_args!("{flags:x}"));
+                    }
+                }
+                Some(Ok(Value::Pid(n))) => {
+                    push_int(&mut out, n);
+                    if n <= 0 {
+                        out.push(b' ');
+                        continue;
+                    }
+                    let parent = self.view.lineage.first().map(|p| &**p);
+                    let named = self.view.named.iter().flat_map(|n| n.threads.iter().map(|t| &**t));
+                    let known = [self.thread(), self.process(), parent].into_iter().flatten();
+                    if let Some(t) = known.chain(named).find(|t| t.tid == n) {
+                        out.push(b'(');
+                        out.extend_from_slice(&t.comm);
+                        out.push(b')');
+                    }
+                }
+                _ => {
+                    render_param_into(ev, i, &mut out);
+                }
+            }
+            out.push(b' ');
+        }
+        out
     }
 
     /// The syscall's return value: an exit event's first parameter (`res`, or the returned
@@ -699,21 +902,7 @@ impl<'a> Fields for EventFields<'a> {
             F::EvtCategory => {
                 text(ev.info().map_or("unknown", |e| e.category.split('|').next().unwrap_or("")))
             }
-            F::EvtArgs => {
-                let n = ev.params.len();
-                let info = ev.info();
-                let mut out = Vec::new();
-                for i in 0..n {
-                    let Some(p) = info.and_then(|e| e.params.get(i)) else { break };
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    out.extend_from_slice(p.name.as_bytes());
-                    out.push(b'=');
-                    render_param_into(ev, i, &mut out);
-                }
-                text(out)
-            }
+            F::EvtArgs => text(self.args_text()),
             F::EvtRawres => self.result().map_or(Extracted::Missing, int),
             F::EvtRes => match self.result() {
                 Some(v) if v >= 0 => text("SUCCESS"),
@@ -819,13 +1008,10 @@ impl<'a> Fields for EventFields<'a> {
             // A failed connect shows the tuple it tried (the socket keeps its old name).
             F::FdName | F::FdNameraw => match (self.fd(), self.fd_name()) {
                 _ if let Some(tuple) = self.failed_connect() => text(tuple),
-                (Some(fd), _) if fd.kind == fd_kind::IPV4_SOCK || fd.kind == fd_kind::IPV6_SOCK => {
-                    match (ip(&fd.sip), ip(&fd.dip)) {
-                        (Some(s), Some(d)) => text(format!("{s}:{}->{d}:{}", fd.sport, fd.dport)),
-                        _ => borrowed(&fd.name),
-                    }
-                }
-                (Some(fd), _) => borrowed(&fd.name),
+                (Some(fd), _) => match socket_name(fd) {
+                    Some(tuple) => text(tuple),
+                    None => borrowed(&fd.name),
+                },
                 (None, Some(n)) if !n.is_empty() => Extracted::One(Val::Bytes(n)),
                 (None, _) if self.unknown_fd_exit() => borrowed(b""),
                 (None, _) => Extracted::Missing,
@@ -923,6 +1109,26 @@ mod tests {
             let id = table.iter().position(|d| d.name == *name);
             let id = id.unwrap_or_else(|| panic!("{name} is not in the catalogue"));
             assert_eq!(kind_of(id as u32), *kind, "{name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::general;
+
+    #[test]
+    fn general_writes_numbers_as_c_does() {
+        for (v, text) in [
+            (0.0, "0"),
+            (1.0, "1"),
+            (0.005, "0.005"),
+            (0.0012345678, "0.00123457"),
+            (123456.0, "123456"),
+            (1234567.0, "1.23457e+06"),
+            (0.00001, "1e-05"),
+        ] {
+            assert_eq!(general(v), text, "{v}");
         }
     }
 }

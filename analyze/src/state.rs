@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock};
 
 use dredge_format::container;
 use dredge_format::event::Event;
-use dredge_format::param::{SockTuple, Value};
+use dredge_format::param::{ParamType, SockTuple, Value};
 use dredge_format::state::{self as recorded, fd_kind};
 use dredge_format::table::{flag, table};
 use dredge_format::{State as Recorded, split_nul};
@@ -215,6 +215,16 @@ pub struct View {
     pub fd: Option<Arc<Fd>>,
     /// For an open-family event: the path it names, made absolute.
     pub path: Option<Arc<[u8]>>,
+    /// The threads and fds the event's other pid and fd parameters name (`evt.args` shows
+    /// them by name); looked up only when [`Needs::args`] says so.
+    pub named: Option<Box<Named>>,
+}
+
+/// See [`View::named`].
+#[derive(Debug, Clone, Default)]
+pub struct Named {
+    pub threads: Vec<Arc<Thread>>,
+    pub fds: Vec<(i64, Arc<Fd>)>,
 }
 
 /// What of a [`View`] the fields in use read: the rest need not be looked up.
@@ -224,14 +234,22 @@ pub struct Needs {
     pub lineage: bool,
     /// The event's fd and path (`fd.*`).
     pub fd: bool,
+    /// The threads and fds its parameters name (`evt.args`).
+    pub args: bool,
 }
 
 impl Needs {
-    pub const ALL: Needs = Needs { lineage: true, fd: true };
-    pub const NONE: Needs = Needs { lineage: false, fd: false };
+    /// What rules read (`evt.args` in an output shows the numbers alone).
+    pub const ALL: Needs = Needs { lineage: true, fd: true, args: false };
+    pub const NONE: Needs = Needs { lineage: false, fd: false, args: false };
+    pub const ARGS: Needs = Needs { lineage: true, fd: true, args: true };
 
     pub fn union(self, other: Needs) -> Needs {
-        Needs { lineage: self.lineage || other.lineage, fd: self.fd || other.fd }
+        Needs {
+            lineage: self.lineage || other.lineage,
+            fd: self.fd || other.fd,
+            args: self.args || other.args,
+        }
     }
 }
 
@@ -374,22 +392,25 @@ pub(crate) fn code(c: u16) -> &'static Code {
 const CLONE_THREAD: u32 = 8192;
 
 /// The empty lineage, shared (a view without ancestors allocates nothing).
-/// The transport of a new socket, from its type and protocol (as libsinsp guesses it).
+/// The transport of a new socket, from its type and protocol, as libsinsp guesses it.
 fn socket_l4proto(ev: &Event<'_>) -> u8 {
     let num = |n: &str| match ev.param_named(n) {
         Some(Ok(Value::Uint(v))) => v,
         Some(Ok(Value::Int(v))) => v as u64,
         _ => u64::MAX,
     };
-    // SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3 (the flags above the low byte aside).
-    let kind = num("type") & 0xff;
-    match (num("proto"), kind) {
-        (_, 3) => l4::RAW,
-        (6, _) => l4::TCP,
-        (17, _) => l4::UDP,
-        (1, _) => l4::ICMP,
-        (0, 1) => l4::TCP,
-        (0, 2) => l4::UDP,
+    // SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3; the type may carry flags above its low byte.
+    let (kind, raw) = (num("type"), num("type") == 3);
+    match num("proto") {
+        6 if raw => l4::RAW,
+        6 => l4::TCP,
+        17 if raw => l4::RAW,
+        17 => l4::UDP,
+        0 if kind & 0xff == 1 => l4::TCP,
+        0 if kind & 0xff == 2 => l4::UDP,
+        1 if raw => l4::RAW,
+        1 => l4::ICMP,
+        255 => l4::RAW,
         _ => l4::UNKNOWN,
     }
 }
@@ -661,6 +682,7 @@ impl State {
         };
         let path = needs.fd && fd.is_none() && code(ev.code()).open_family;
         if let Some(last) = last
+            && !needs.args
             && !path
             && last.path.is_none()
             && same(last.thread.as_ref(), thread)
@@ -681,7 +703,50 @@ impl State {
             fd_num,
             fd: fd.cloned(),
             path: path.then(|| self.resolve(args, tid).into()),
+            named: if needs.args { self.named(ev, thread, fd_num) } else { None },
         })
+    }
+
+    /// The threads and fds that the pid and fd parameters of `ev` name, beyond its own
+    /// thread, process, parent and fd; `None` when there are none (most events).
+    fn named(
+        &self,
+        ev: &Event<'_>,
+        thread: Option<&Arc<Thread>>,
+        fd: Option<i64>,
+    ) -> Option<Box<Named>> {
+        let pid = thread.map(|t| t.pid);
+        let own = |n: i64| thread.is_some_and(|t| t.tid == n || t.pid == n || t.ptid == n);
+        let mut named = Named::default();
+        let info = ev.info()?;
+        let kinds = info.params.iter().map(|p| p.kind).take(ev.params.len());
+        for (i, kind) in kinds.enumerate() {
+            if !matches!(kind, ParamType::Pid | ParamType::Fd | ParamType::FdList) {
+                continue;
+            }
+            match ev.param(i) {
+                Some(Ok(Value::Pid(n))) if n > 0 && !own(n) => {
+                    if let Some(t) = self.threads.get(&n) {
+                        named.threads.push(t.clone());
+                    }
+                }
+                Some(Ok(Value::Fd(n))) if n >= 0 && Some(n) != fd => {
+                    if let Some(f) = pid.and_then(|p| self.fds.get(&p)).and_then(|m| m.get(&n)) {
+                        named.fds.push((n, f.clone()));
+                    }
+                }
+                Some(Ok(Value::FdList(fds))) => {
+                    let table = pid.and_then(|p| self.fds.get(&p));
+                    for (n, _) in fds {
+                        if let Some(f) = table.and_then(|m| m.get(&n)) {
+                            named.fds.push((n, f.clone()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        (!named.threads.is_empty() || !named.fds.is_empty()).then(|| Box::new(named))
     }
 
     /// Changes an event makes before rules see it.
@@ -1130,6 +1195,23 @@ impl State {
         }
         if let Some(Ok(Value::Uint(g))) = ev.param_named("gid") {
             t.gid = g as u32;
+        }
+        // A new thread of a process the state never saw: the process is made from what the
+        // thread's exit says of it (libsinsp recovers it so, as an approximation).
+        if own_exit && t.pid != tid && !self.threads.contains_key(&t.pid) {
+            let main = Thread {
+                tid: t.pid,
+                pid: t.pid,
+                ptid: t.ptid,
+                vpid: t.vpid,
+                vtid: t.vpid,
+                comm: t.comm.clone(),
+                exe: t.exe.clone(),
+                args: t.args.clone(),
+                loginuid: u32::MAX,
+                ..Thread::default()
+            };
+            self.threads.insert(t.pid, Arc::new(main));
         }
         // A new process gets a copy of its parent's fds (once: both exits of a clone come).
         if t.pid == tid

@@ -191,20 +191,24 @@ impl EventTable {
     /// (`O_RDONLY|O_CLOEXEC`); for an enum table, the one name equal to the value.
     pub fn flag_names(&self, table: &str, value: u64, is_enum: bool) -> String {
         let Some(entries) = self.flags.get(table) else { return String::new() };
-        let names: Vec<&str> = if is_enum {
-            entries.iter().filter(|(v, _)| *v == value).map(|(_, n)| *n).take(1).collect()
-        } else {
-            let set: Vec<&str> = entries
+        if is_enum {
+            return entries
                 .iter()
-                .filter(|(v, _)| *v != 0 && value & v == *v)
-                .map(|(_, n)| *n)
-                .collect();
-            if set.is_empty() {
-                entries.iter().filter(|(v, _)| *v == value).map(|(_, n)| *n).take(1).collect()
-            } else {
-                set
+                .find(|(v, _)| *v == value)
+                .map_or(String::new(), |(_, n)| n.to_string());
+        }
+        // In table order, each flag whose bits are all still set takes them (so a combined
+        // value such as FUTEX_WAIT_BITSET is not also read as its parts); a zero flag names
+        // only a zero value. As libsinsp renders flags.
+        let mut rest = value;
+        let mut names: Vec<&str> = Vec::new();
+        for (v, n) in entries {
+            let hit = if *v == 0 { value == 0 } else { rest != 0 && rest & v == *v };
+            if hit {
+                names.push(n);
+                rest &= !v;
             }
-        };
+        }
         names.join("|")
     }
 
