@@ -467,3 +467,24 @@ fn unreadable_inputs_and_bad_formats_have_their_codes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
+
+#[test]
+fn quiet_keeps_summaries_off_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = generate(dir.path(), "q.dcap", "2000", &[]);
+    let c = capture.to_str().unwrap();
+    let out = dir.path().join("q.scap");
+    let o = dredge(&["export", c, "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(!o.stderr.is_empty(), "export reports what it wrote");
+    let out2 = dir.path().join("q2.scap");
+    for args in [
+        vec!["-q", "export", c, "-o", out2.to_str().unwrap()],
+        vec!["-q", "replay", c],
+        vec!["replay", "-q", c],
+    ] {
+        let o = dredge(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), "", "{args:?}");
+    }
+}

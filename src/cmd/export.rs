@@ -41,7 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let Some(output) = &args.output else { anyhow::bail!("-o OUT.scap or --events OUT.parquet") };
     let opened = super::open_capture(&args.input)?;
     let s = scap::export::export(&opened.capture, output, args.gzip)?;
-    eprintln!(
+    super::summary!(
         "{} -> {}: {} events in {} section(s)",
         args.input.display(),
         output.display(),
@@ -87,6 +87,6 @@ fn events(args: &Args, out: &Path) -> anyhow::Result<u8> {
             return Ok(crate::exit::OUTPUT);
         }
     };
-    eprintln!("{} -> {}: {rows} events", args.input.display(), out.display());
+    super::summary!("{} -> {}: {rows} events", args.input.display(), out.display());
     Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
 }

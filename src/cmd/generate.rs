@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 }
 
 fn report(output: &std::path::Path, s: &dredge_format::WriteSummary) {
-    eprintln!(
+    super::summary!(
         "{}: {} events in {} blocks, {} bytes ({:.2} bytes/event)",
         output.display(),
         s.events,

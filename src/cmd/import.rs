@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if !s.skipped.is_empty() {
         eprintln!("{name}: skipped {} blocks of unknown types (-v lists them)", s.skipped.len());
     }
-    eprintln!(
+    super::summary!(
         "{name} -> {}: {} events, {} threads, {} containers, {} users and groups, {} bytes",
         args.output.display(),
         s.events,

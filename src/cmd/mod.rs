@@ -12,9 +12,31 @@ pub mod verify;
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use dredge_format::{Capture, WriterOptions, scap};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `-q`: summaries and progress stay off stderr; errors and warnings still show.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Like `eprintln!`, for a summary line: nothing under `-q`.
+macro_rules! summary {
+    ($($arg:tt)*) => {
+        if !$crate::cmd::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+pub(crate) use summary;
 
 /// A capture opened for reading; a `.scap` given instead is converted first, into a
 /// temporary file that lives as long as this.

@@ -125,7 +125,7 @@ fn read_config(path: &PathBuf, args: &mut Args, policy: &mut DropPolicy) -> anyh
 /// A progress bar on stderr for long captures; hidden when stderr is not a terminal.
 fn progress_bar(events: u64) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() || events < 1_000_000 {
+    if super::quiet() || !std::io::stderr().is_terminal() || events < 1_000_000 {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(events);
@@ -255,7 +255,7 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
         disable_rules: args.disable_rules.clone(),
     });
     let ruleset = &loaded.ruleset;
-    eprintln!(
+    super::summary!(
         "{}: dredge {} replaying {} capture(s) with {} rules",
         log_time(args.iso8601),
         env!("CARGO_PKG_VERSION"),
@@ -385,21 +385,21 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
         tracing::info!("{}: {} findings written", out.display(), findings.len());
     }
     let total: u64 = per_rule.values().sum();
-    eprintln!("Events detected: {total}");
-    eprintln!("Rule counts by severity:");
+    super::summary!("Events detected: {total}");
+    super::summary!("Rule counts by severity:");
     for (p, n) in &per_priority {
-        eprintln!("   {}: {n}", p.name().to_uppercase());
+        super::summary!("   {}: {n}", p.name().to_uppercase());
     }
-    eprintln!("Triggered rules by rule name:");
+    super::summary!("Triggered rules by rule name:");
     for (r, n) in &per_rule {
-        eprintln!("   {r}: {n}");
+        super::summary!("   {r}: {n}");
     }
     if occurrences > 0 {
-        eprintln!("Syscall event drop monitoring:");
-        eprintln!("   - event drop detected: {occurrences} occurrences");
-        eprintln!("   - num times actions taken: {actions_taken}");
+        super::summary!("Syscall event drop monitoring:");
+        super::summary!("   - event drop detected: {occurrences} occurrences");
+        super::summary!("   - num times actions taken: {actions_taken}");
     }
-    eprintln!(
+    super::summary!(
         "{events} events read, {evaluated} of them evaluated against rules, in {:.3} s",
         started.elapsed().as_secs_f64()
     );
