@@ -607,7 +607,7 @@ fn is_repetition(rest: &[u8]) -> bool {
 
 fn hex(text: &str) -> Result<Vec<u8>, CompileError> {
     let bad = || error(format!("bcontains/bstartswith value '{text}' is not a hex string"));
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(bad());
     }
     (0..text.len())

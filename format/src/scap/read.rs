@@ -176,7 +176,7 @@ impl<R: Read> Reader<R> {
         }
         let block_type = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
         let total = u32::from_le_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]);
-        if !(12..=MAX_BLOCK).contains(&total) || total % 4 != 0 {
+        if !(12..=MAX_BLOCK).contains(&total) || !total.is_multiple_of(4) {
             return Err(self
                 .fail(start, format!("block type {block_type:#x} has impossible length {total}")));
         }
