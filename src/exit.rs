@@ -20,6 +20,9 @@ pub const INPUT: u8 = 3;
 pub const DAMAGED: u8 = 4;
 /// Writing an output failed.
 pub const OUTPUT: u8 = 5;
+/// `record` could not start its kernel side: not root (no CAP_BPF and CAP_PERFMON), no BPF
+/// or no BTF in this kernel.
+pub const RECORDER: u8 = 6;
 
 /// The table `--help` shows.
 pub const HELP: &str = "\
@@ -32,7 +35,8 @@ Exit codes:
   3  input unusable: missing, unreadable, a directory, empty, not a capture, from a newer
      dredge, or a bad key file
   4  capture damaged: the readable part was used and the loss reported on stderr
-  5  writing an output failed";
+  5  writing an output failed
+  6  record: the eBPF recorder could not start (not root, no BPF or BTF)";
 
 pub fn code(c: u8) -> ExitCode {
     ExitCode::from(c)
@@ -60,6 +64,17 @@ impl std::fmt::Display for Unusable {
     }
 }
 
+/// The recorder's kernel side could not start: exit code [`RECORDER`].
+#[derive(Debug)]
+pub struct Recorder(pub String);
+
+impl std::fmt::Display for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Recorder {}
 impl std::error::Error for Usage {}
 impl std::error::Error for Unusable {}
 
@@ -73,6 +88,9 @@ pub fn for_error(err: &anyhow::Error) -> u8 {
         }
         if cause.is::<Unusable>() {
             return INPUT;
+        }
+        if cause.is::<Recorder>() {
+            return RECORDER;
         }
         if let Some(e) = cause.downcast_ref::<E>() {
             return match e {

@@ -37,6 +37,7 @@ enum Command {
     Replay(Box<cmd::replay::Args>),
     Print(cmd::print::Args),
     Verify(cmd::verify::Args),
+    Record(cmd::record::Args),
     Generate(cmd::generate::Args),
     Keygen(cmd::keygen::Args),
     /// Check, list and explain Falco rules files.
@@ -70,6 +71,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(*args),
         Command::Print(args) => cmd::print::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Record(args) => cmd::record::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Rules(cmd) => cmd::rules::run(cmd),

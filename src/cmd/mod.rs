@@ -6,6 +6,7 @@ pub mod import;
 pub mod info;
 pub mod keygen;
 pub mod print;
+pub mod record;
 pub mod replay;
 pub mod rules;
 pub mod verify;

@@ -1,0 +1,144 @@
+//! The kernel side, loaded: the committed BPF object (`bpf/recorder.bpf.o`, built from
+//! `bpf/recorder.bpf.c` by `bpf/build.sh`) loaded with aya, its fillers put in the tail-call
+//! table, the wanted syscalls marked, and its programs attached.
+//!
+//! The object is committed so that building dredge needs only cargo; a test rebuilds it with
+//! clang where clang is installed and fails when the two differ.
+
+use std::collections::BTreeSet;
+
+use aya::maps::{Array, MapData, PerCpuArray, ProgramArray, RingBuf};
+use aya::programs::BtfTracePoint;
+use aya::{Btf, Ebpf, EbpfLoader};
+
+use crate::syscalls::{self, Filler};
+
+/// The BPF object, as built by `bpf/build.sh`.
+pub static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/recorder.bpf.o");
+
+/// What the kernel side is told before it loads.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// The recorder's own process, never recorded.
+    pub self_tgid: u32,
+    /// Bytes of I/O data kept per event.
+    pub snaplen: u32,
+    /// Bytes of execve arguments kept.
+    pub args_max: u32,
+    /// Ring buffer size in bytes (a power of two, at least a page).
+    pub ring_bytes: u32,
+    /// The syscall numbers to record.
+    pub syscalls: BTreeSet<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(
+        "loading the BPF recorder needs root (or CAP_BPF and CAP_PERFMON): {0}\n\
+         run dredge record as root"
+    )]
+    Permission(String),
+    #[error(
+        "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): {0}; the recorder needs a \
+             kernel built with CONFIG_DEBUG_INFO_BTF"
+    )]
+    NoBtf(String),
+    #[error("BPF recorder: {0}")]
+    Other(String),
+}
+
+impl ProbeError {
+    fn from_display(what: &str, e: impl std::fmt::Display + std::fmt::Debug) -> ProbeError {
+        let text = format!("{what}: {e}");
+        let detail = format!("{e:?}");
+        // EPERM is a missing capability; the verifier's refusals come as EACCES or EINVAL.
+        if detail.contains("(os error 1)") && !detail.contains("Verifier output") {
+            ProbeError::Permission(text)
+        } else {
+            ProbeError::Other(text)
+        }
+    }
+}
+
+/// The loaded and attached kernel side. Dropping it detaches everything.
+pub struct Probe {
+    ebpf: Ebpf,
+    /// Where records arrive.
+    pub ring: RingBuf<MapData>,
+    /// The kernel empties a tail-call table when its last user-space handle closes: hold it.
+    _fillers: ProgramArray<MapData>,
+}
+
+impl Probe {
+    pub fn load(config: &ProbeConfig) -> Result<Probe, ProbeError> {
+        let btf = Btf::from_sys_fs().map_err(|e| ProbeError::NoBtf(e.to_string()))?;
+        let cpus = aya::util::nr_cpus()
+            .map_err(|(what, e)| ProbeError::Other(format!("{what}: {e}")))?
+            as u32;
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .override_global("self_tgid", &config.self_tgid, true)
+            .override_global("snaplen", &config.snaplen, true)
+            .override_global("args_max", &config.args_max, true)
+            .map_max_entries("events", config.ring_bytes)
+            .map_max_entries("scratch", cpus)
+            .load(OBJECT)
+            .map_err(|e| ProbeError::from_display("loading the BPF object", e))?;
+
+        // Fillers first, so the dispatcher never tail-calls an empty slot once attached.
+        for (_, name) in Filler::ALL {
+            let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
+            prog.load("sys_exit", &btf).map_err(|e| ProbeError::from_display(name, e))?;
+        }
+        let mut table =
+            ProgramArray::try_from(ebpf.take_map("fillers").ok_or_else(|| missing("map fillers"))?)
+                .map_err(|e| ProbeError::Other(e.to_string()))?;
+        for (filler, name) in Filler::ALL {
+            let fd = ebpf
+                .program(name)
+                .ok_or_else(|| missing(name))?
+                .fd()
+                .map_err(|e| ProbeError::Other(e.to_string()))?;
+            table.set(filler as u32, fd, 0).map_err(|e| ProbeError::Other(e.to_string()))?;
+        }
+
+        let mut slots: Array<_, u32> =
+            Array::try_from(ebpf.map_mut("syscalls").ok_or_else(|| missing("map syscalls"))?)
+                .map_err(|e| ProbeError::Other(e.to_string()))?;
+        for s in syscalls::all() {
+            let wanted = config.syscalls.contains(&s.nr);
+            slots.set(s.nr, s.slot(wanted), 0).map_err(|e| ProbeError::Other(e.to_string()))?;
+        }
+
+        for (name, tracepoint) in [
+            ("sched_exec", "sched_process_exec"),
+            ("sched_exit", "sched_process_exit"),
+            ("sys_exit", "sys_exit"),
+        ] {
+            let prog: &mut BtfTracePoint = program(&mut ebpf, name)?;
+            prog.load(tracepoint, &btf).map_err(|e| ProbeError::from_display(name, e))?;
+            prog.attach().map_err(|e| ProbeError::from_display(name, e))?;
+        }
+        let ring = RingBuf::try_from(ebpf.take_map("events").ok_or_else(|| missing("map events"))?)
+            .map_err(|e| ProbeError::Other(e.to_string()))?;
+        Ok(Probe { ebpf, ring, _fillers: table })
+    }
+
+    /// Records lost so far because the ring was full, per CPU.
+    pub fn drops(&self) -> Vec<u64> {
+        let Some(map) = self.ebpf.map("drops") else { return Vec::new() };
+        let Ok(array) = PerCpuArray::<_, u64>::try_from(map) else { return Vec::new() };
+        array.get(&0, 0).map(|v| v.iter().copied().collect()).unwrap_or_default()
+    }
+}
+
+fn missing(what: &str) -> ProbeError {
+    ProbeError::Other(format!("the BPF object has no {what} (bpf/recorder.bpf.o out of date?)"))
+}
+
+fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut BtfTracePoint, ProbeError> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| missing(name))?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| ProbeError::Other(format!("{name}: {e}")))
+}
