@@ -89,7 +89,48 @@ struct signal_struct {
 	struct tty_struct *tty;
 };
 
-struct file;
+struct inode {
+	unsigned short i_mode;
+	unsigned int i_rdev;
+	unsigned long i_ino;
+};
+
+struct file {
+	void *private_data;
+	struct inode *f_inode;
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
+struct in6_addr {
+	union {
+		u8 u6_addr8[16];
+	} in6_u;
+};
+
+/* Fields of sock_common sit in anonymous unions in the kernel; CO-RE finds them by name. */
+struct sock_common {
+	__be32 skc_daddr, skc_rcv_saddr;
+	__be16 skc_dport;
+	u16 skc_num;
+	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr, skc_v6_rcv_saddr;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+};
+
+struct socket {
+	struct sock *sk;
+};
 
 struct mm_struct {
 	unsigned long arg_start, arg_end, env_start, env_end;
@@ -148,6 +189,7 @@ struct task_struct {
 	const struct cred *cred;
 	struct mm_struct *mm;
 	struct signal_struct *signal;
+	struct files_struct *files;
 	kuid_t loginuid;
 	struct css_set *cgroups;
 };

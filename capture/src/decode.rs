@@ -3,8 +3,9 @@
 //! The kernel side writes each record already in the capture's parameter form (layout in
 //! `bpf/recorder.bpf.c`), so decoding is slicing: the header becomes an [`EventHeader`] with
 //! the boot-time clock moved to the epoch, and the parameters are borrowed from the record.
-//! The one rewrite is clone flags, which the kernel side sends as Linux's `CLONE_*` bits and the
-//! event table wants as its own flag bits.
+//! Values the kernel side sends in Linux's terms are rewritten into the event table's: clone,
+//! open and fcntl flags, ptrace requests, and socket addresses (Linux `struct sockaddr` to the
+//! table's packed form). Which parameters need it follows from the event table.
 
 use dredge_format::EventHeader;
 
@@ -22,12 +23,26 @@ pub struct BadRecord {
     pub why: &'static str,
 }
 
+/// A rewrite of one parameter from Linux's terms into the event table's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fix {
+    CloneFlags,
+    OpenFlags,
+    FcntlCmd,
+    PtraceRequest,
+    SockAddr,
+}
+
 /// Turns records into events.
 #[derive(Debug, Clone)]
 pub struct Decoder {
     /// Added to the kernel's boot-time clock to get ns since the epoch.
     pub boot_to_epoch: u64,
-    clone_flags: [u8; 4],
+    /// Per event code, the parameters to rewrite.
+    fixes: Vec<Vec<(usize, Fix)>>,
+    /// Rewritten values of the current record, and where each lies.
+    fixed: Vec<u8>,
+    ranges: Vec<(usize, usize, usize)>,
 }
 
 /// One decoded record, borrowing from the record and the decoder.
@@ -43,13 +58,31 @@ impl<'a> Decoded<'a> {
     }
 }
 
-/// Event codes of the clone family's exits and the index of their `flags` parameter.
-const CLONE_EXITS: [u16; 4] = [223, 225, 227, 335];
-const CLONE_FLAGS_PARAM: usize = 15;
-
 impl Decoder {
     pub fn new(boot_to_epoch: u64) -> Decoder {
-        Decoder { boot_to_epoch, clone_flags: [0; 4] }
+        use dredge_format::param::ParamType;
+        let table = dredge_format::table::table();
+        let fixes = (0..table.len() as u16)
+            .map(|code| {
+                let Some(info) = table.get(code) else { return Vec::new() };
+                info.params
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| {
+                        let fix = match (p.kind, p.table) {
+                            (ParamType::SockAddr, _) => Fix::SockAddr,
+                            (_, Some("clone_flags")) => Fix::CloneFlags,
+                            (ParamType::Flags32, Some("file_flags")) => Fix::OpenFlags,
+                            (_, Some("fcntl_commands")) => Fix::FcntlCmd,
+                            (_, Some("ptrace_requests")) => Fix::PtraceRequest,
+                            _ => return None,
+                        };
+                        Some((i, fix))
+                    })
+                    .collect()
+            })
+            .collect();
+        Decoder { boot_to_epoch, fixes, fixed: Vec::new(), ranges: Vec::new() }
     }
 
     pub fn decode<'a>(&'a mut self, rec: &'a [u8]) -> Result<Decoded<'a>, BadRecord> {
@@ -80,11 +113,16 @@ impl Decoder {
             *slot = &rec[pos..end];
             pos = end;
         }
-        if CLONE_EXITS.contains(&code) && count > CLONE_FLAGS_PARAM {
-            let raw = params[CLONE_FLAGS_PARAM];
-            if let Ok(raw) = <[u8; 4]>::try_from(raw) {
-                self.clone_flags = table_clone_flags(u32::from_le_bytes(raw)).to_le_bytes();
-                params[CLONE_FLAGS_PARAM] = &self.clone_flags;
+        if let Some(fixes) = self.fixes.get(usize::from(code)).filter(|f| !f.is_empty()) {
+            self.fixed.clear();
+            self.ranges.clear();
+            for &(i, fix) in fixes.iter().filter(|(i, _)| *i < count) {
+                let start = self.fixed.len();
+                rewrite(fix, params[i], &mut self.fixed);
+                self.ranges.push((i, start, self.fixed.len()));
+            }
+            for &(i, start, end) in &self.ranges {
+                params[i] = &self.fixed[start..end];
             }
         }
         let header = EventHeader {
@@ -95,6 +133,120 @@ impl Decoder {
             flags: 0,
         };
         Ok(Decoded { header, params, count })
+    }
+}
+
+/// Appends the table's form of `raw` to `out`; a value of an unexpected width or family is
+/// kept as it came (empty stays empty).
+fn rewrite(fix: Fix, raw: &[u8], out: &mut Vec<u8>) {
+    let int = <[u8; 4]>::try_from(raw).map(u32::from_le_bytes);
+    match (fix, int) {
+        (Fix::CloneFlags, Ok(v)) => out.extend_from_slice(&table_clone_flags(v).to_le_bytes()),
+        (Fix::OpenFlags, Ok(v)) => out.extend_from_slice(&table_open_flags(v).to_le_bytes()),
+        (Fix::FcntlCmd, Ok(v)) => out.push(table_fcntl_cmd(v)),
+        (Fix::PtraceRequest, _) if raw.len() == 2 => {
+            let v = u16::from_le_bytes([raw[0], raw[1]]);
+            out.extend_from_slice(&table_ptrace_request(v).to_le_bytes());
+        }
+        (Fix::SockAddr, _) => table_sockaddr(raw, out),
+        _ => out.extend_from_slice(raw),
+    }
+}
+
+/// Linux `O_*` open flags to the table's `file_flags` bits.
+pub fn table_open_flags(linux: u32) -> u32 {
+    let mut out = match linux & 3 {
+        1 => 2, // O_WRONLY
+        2 => 3, // O_RDWR
+        _ => 1, // O_RDONLY
+    };
+    const MAP: [(u32, u32); 11] = [
+        (0o100, 4),         // O_CREAT
+        (0o200, 32),        // O_EXCL
+        (0o1000, 256),      // O_TRUNC
+        (0o2000, 8),        // O_APPEND
+        (0o4000, 64),       // O_NONBLOCK
+        (0o10000, 16),      // O_DSYNC
+        (0o4010000, 128),   // O_SYNC (includes O_DSYNC's bit)
+        (0o40000, 512),     // O_DIRECT
+        (0o200000, 1024),   // O_DIRECTORY
+        (0o2000000, 4096),  // O_CLOEXEC
+        (0o20200000, 8192), // O_TMPFILE (includes O_DIRECTORY's bit)
+    ];
+    for (l, t) in MAP {
+        if linux & l == l {
+            out |= t;
+        }
+    }
+    if linux & 0o100000 != 0 {
+        out |= 2048; // O_LARGEFILE
+    }
+    out
+}
+
+/// Linux `F_*` fcntl commands to `fcntl_commands`.
+fn table_fcntl_cmd(linux: u32) -> u8 {
+    match linux {
+        0 => 1,
+        1 => 2,
+        2 => 3,
+        3 => 4,
+        4 => 5,
+        5 => 6,
+        6 => 8,
+        7 => 9,
+        8 => 10,
+        9 => 12,
+        10 => 13,
+        11 => 15,
+        1030 => 26, // F_DUPFD_CLOEXEC
+        _ => 0,
+    }
+}
+
+/// Linux `PTRACE_*` requests to `ptrace_requests`.
+fn table_ptrace_request(linux: u16) -> u16 {
+    match linux {
+        0..=9 => linux + 1,
+        12 => 26,
+        13 => 27,
+        16 => 11,
+        17 => 12,
+        24 => 13,
+        0x4200..=0x4209 => linux - 0x4200 + 14,
+        _ => 0,
+    }
+}
+
+/// A Linux `struct sockaddr` to the table's packed form: family byte, then IPv4 address and
+/// port (host order), IPv6 address and port, or a unix path with its NUL.
+fn table_sockaddr(raw: &[u8], out: &mut Vec<u8>) {
+    if raw.len() < 2 {
+        return;
+    }
+    let family = u16::from_le_bytes([raw[0], raw[1]]);
+    let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]).to_le_bytes();
+    match family {
+        2 if raw.len() >= 8 => {
+            out.push(2);
+            out.extend_from_slice(&raw[4..8]);
+            out.extend_from_slice(&port(raw));
+        }
+        10 if raw.len() >= 24 => {
+            out.push(10);
+            out.extend_from_slice(&raw[8..24]);
+            out.extend_from_slice(&port(raw));
+        }
+        1 => {
+            out.push(1);
+            let path = &raw[2..];
+            // An abstract socket's name starts with a NUL, kept as '@' would hide it: skip it.
+            let path = if path.first() == Some(&0) { &path[1..] } else { path };
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            out.extend_from_slice(&path[..end]);
+            out.push(0);
+        }
+        _ => out.push(family as u8),
     }
 }
 
@@ -167,6 +319,25 @@ mod tests {
         let mut d = Decoder::new(0);
         let e = d.decode(&rec).unwrap();
         assert_eq!(e.params()[15], (8192u32 | 32768).to_le_bytes());
+    }
+
+    #[test]
+    fn rewrites_open_flags_and_sockaddrs() {
+        // openat exit: fd dirfd name flags mode; O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC.
+        let flags = (0o1 | 0o100 | 0o1000 | 0o2000000u32).to_le_bytes();
+        let rec = record(307, &[&3i64.to_le_bytes(), &(-100i64).to_le_bytes(), b"/x\0", &flags]);
+        let mut d = Decoder::new(0);
+        let e = d.decode(&rec).unwrap();
+        assert_eq!(e.params()[3], (2u32 | 4 | 256 | 4096).to_le_bytes());
+        assert_eq!(e.params()[2], b"/x\0");
+
+        // connect exit: res tuple fd addr; addr is sockaddr_in 127.0.0.1:8080.
+        let mut sin = vec![2, 0, 0x1f, 0x90, 127, 0, 0, 1];
+        sin.extend_from_slice(&[0; 8]);
+        let rec = record(23, &[&0i64.to_le_bytes(), &[], &5i64.to_le_bytes(), &sin]);
+        let e = d.decode(&rec).unwrap();
+        assert_eq!(e.params()[3], [2, 127, 0, 0, 1, 0x90, 0x1f]);
+        assert_eq!(table_ptrace_request(16), 11);
     }
 
     #[test]

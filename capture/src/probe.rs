@@ -49,7 +49,13 @@ pub enum ProbeError {
 
 impl ProbeError {
     fn from_display(what: &str, e: impl std::fmt::Display + std::fmt::Debug) -> ProbeError {
-        let text = format!("{what}: {e}");
+        let mut text = format!("{what}: {e}");
+        // A refused program comes with the verifier's whole log: keep its end, which says why.
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() > 16 {
+            let tail = &lines[lines.len() - 12..];
+            text = format!("{}\n  ...\n{}", lines[0], tail.join("\n"));
+        }
         let detail = format!("{e:?}");
         // EPERM is a missing capability; the verifier's refusals come as EACCES or EINVAL.
         if detail.contains("(os error 1)") && !detail.contains("Verifier output") {
@@ -82,7 +88,7 @@ impl Probe {
             .override_global("args_max", &config.args_max, true)
             .map_max_entries("events", config.ring_bytes)
             .map_max_entries("scratch", cpus)
-            .load(OBJECT)
+            .load(&object()?)
             .map_err(|e| ProbeError::from_display("loading the BPF object", e))?;
 
         // Fillers first, so the dispatcher never tail-calls an empty slot once attached.
@@ -109,6 +115,14 @@ impl Probe {
             let wanted = config.syscalls.contains(&s.nr);
             slots.set(s.nr, s.slot(wanted), 0).map_err(|e| ProbeError::Other(e.to_string()))?;
         }
+        let mut specs: Array<_, u64> =
+            Array::try_from(ebpf.map_mut("specs").ok_or_else(|| missing("map specs"))?)
+                .map_err(|e| ProbeError::Other(e.to_string()))?;
+        for s in syscalls::all() {
+            if let Some(spec) = syscalls::spec_value(s.name).map_err(ProbeError::Other)? {
+                specs.set(s.nr, spec, 0).map_err(|e| ProbeError::Other(e.to_string()))?;
+            }
+        }
 
         for (name, tracepoint) in [
             ("sched_exec", "sched_process_exec"),
@@ -129,6 +143,16 @@ impl Probe {
         let Some(map) = self.ebpf.map("drops") else { return Vec::new() };
         let Ok(array) = PerCpuArray::<_, u64>::try_from(map) else { return Vec::new() };
         array.get(&0, 0).map(|v| v.iter().copied().collect()).unwrap_or_default()
+    }
+}
+
+/// The embedded object, or for kernel-side development the file `DREDGE_BPF_OBJECT` names.
+fn object() -> Result<std::borrow::Cow<'static, [u8]>, ProbeError> {
+    match std::env::var_os("DREDGE_BPF_OBJECT") {
+        Some(path) => std::fs::read(&path).map(std::borrow::Cow::Owned).map_err(|e| {
+            ProbeError::Other(format!("DREDGE_BPF_OBJECT {}: {e}", path.to_string_lossy()))
+        }),
+        None => Ok(std::borrow::Cow::Borrowed(OBJECT)),
     }
 }
 
