@@ -144,3 +144,136 @@ fn the_committed_bpf_object_matches_its_source() {
         "capture/bpf/recorder.bpf.o is out of date: run capture/bpf/build.sh and commit it"
     );
 }
+
+/// Why a podman container cannot run here, if it cannot.
+fn cannot_run_containers() -> Option<&'static str> {
+    let have =
+        |cmd: &str| Command::new(cmd).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !have("podman") {
+        return Some("podman is not installed (apt-get install podman runc busybox-static)");
+    }
+    if !have("runc") {
+        return Some("runc is not installed (apt-get install runc)");
+    }
+    if !Path::new("/bin/busybox").exists() {
+        return Some("busybox is not installed (apt-get install busybox-static)");
+    }
+    None
+}
+
+/// A busybox image imported from a root filesystem built here (no registry), with a shadow
+/// file to read. Returns its name.
+fn busybox_image(dir: &Path) -> String {
+    let root = dir.join("rootfs");
+    for sub in ["bin", "etc", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for applet in ["sh", "cat", "nc", "sleep", "echo", "find"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
+    std::fs::write(root.join("etc/shadow"), "root:$6$salt$hash:19000:0:99999:7:::\n").unwrap();
+    let tar = dir.join("bb.tar");
+    let o = Command::new("tar")
+        .args(["-C", root.to_str().unwrap(), "-cf", tar.to_str().unwrap(), "."])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "tar: {}", text(&o));
+    let image = "localhost/dredge-e2e-busybox:1";
+    let o = Command::new("podman").args(["import", "-q", tar.to_str().unwrap(), image]).output();
+    let o = o.unwrap();
+    assert!(o.status.success(), "podman import: {}", text(&o));
+    image.to_string()
+}
+
+#[test]
+fn container_acts_are_found_with_their_container_and_process() {
+    if let Some(why) = cannot_record().or_else(cannot_run_containers) {
+        common::skip(why);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = busybox_image(dir.path());
+    let name = format!("dredge-e2e-{}", std::process::id());
+    let rec = start(&dir.path().join("container.dcap"), &[]);
+
+    // In the container: a shell spawned by find (not a shell), which reads /etc/shadow,
+    // connects to a listener on 127.0.0.1 and writes below /etc. Full paths, so busybox's
+    // shell execs each applet by name instead of through /proc/self/exe.
+    let script = "/bin/cat /etc/shadow >/dev/null; /bin/nc -l -p 9000 >/dev/null & \
+                  /bin/sleep 0.5; /bin/echo hi | /bin/nc 127.0.0.1 9000; \
+                  /bin/echo x > /etc/dredge-test";
+    let o = Command::new("podman")
+        .args(["--runtime", "runc", "run", "--rm", "--ulimit", "nofile=20000:20000"])
+        .args(["--ulimit", "nproc=1000:1000", "--name", &name, &image])
+        .args(["/bin/find", "/etc", "-maxdepth", "0", "-exec", "/bin/sh", "-c", script, ";"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "podman run: {}", text(&o));
+    // The same read on the host, which must not be put in the container.
+    let host_read = Command::new("cat").arg("/etc/shadow").output().unwrap();
+    assert!(host_read.status.success());
+    let path = rec.stop();
+
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/record-container.yaml");
+    let o = dredge(&["replay", path.to_str().unwrap(), "-r", rules.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let findings: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let one = |rule: &str| -> serde_json::Value {
+        let hits: Vec<&serde_json::Value> = findings.iter().filter(|f| f["rule"] == rule).collect();
+        assert_eq!(hits.len(), 1, "{rule}: {} findings in {findings:#?}", hits.len());
+        hits[0]["output_fields"].clone()
+    };
+    let check = |rule: &str, want: &[(&str, &str)]| {
+        let f = one(rule);
+        assert_eq!(f["container.name"], name.as_str(), "{rule}: {f}");
+        assert_eq!(f["container.image"], image.as_str(), "{rule}: {f}");
+        assert_eq!(f["container.id"].as_str().unwrap().len(), 12, "{rule}: {f}");
+        assert_eq!(f["user.name"], "root", "{rule}: {f}");
+        for (field, value) in want {
+            assert_eq!(f[*field], *value, "{rule}: {field} in {f}");
+        }
+    };
+    check(
+        "Shell from a non-shell parent in a container",
+        &[
+            ("proc.name", "sh"),
+            ("proc.pname", "find"),
+            ("proc.cmdline", &format!("sh -c {script}")),
+        ],
+    );
+    check(
+        "Shadow read in a container",
+        &[
+            ("proc.name", "cat"),
+            ("proc.pname", "sh"),
+            ("proc.cmdline", "cat /etc/shadow"),
+            ("fd.name", "/etc/shadow"),
+        ],
+    );
+    let connect = one("Loopback connect in a container");
+    assert_eq!(connect["proc.name"], "nc", "{connect}");
+    assert_eq!(connect["proc.cmdline"], "nc 127.0.0.1 9000", "{connect}");
+    assert!(connect["fd.name"].as_str().unwrap().ends_with("->127.0.0.1:9000"), "{connect}");
+    check(
+        "Write below etc in a container",
+        &[("proc.name", "sh"), ("fd.name", "/etc/dredge-test")],
+    );
+    // The host's read of /etc/shadow is the host's (the container's read matched the rule
+    // before this one, and Falco's default matching stops at the first).
+    let host = one("Shadow read anywhere");
+    assert_eq!(host["container.id"], "host", "{host}");
+    assert_eq!(host["proc.cmdline"], "cat /etc/shadow", "{host}");
+    // Nothing else from the host is put in the container: every container finding is by a
+    // process the container ran.
+    for f in findings.iter().filter(|f| f["output_fields"]["container.id"] != "host") {
+        let proc = f["output_fields"]["proc.name"].as_str().unwrap();
+        assert!(["sh", "cat", "nc"].contains(&proc), "host process in the container: {f}");
+    }
+}

@@ -7,8 +7,10 @@
 //!   loaded, told which [`syscalls`] to record, and attached.
 //! - [`decode`]: ring records to events of the capture format.
 //! - [`snapshot`]: the state at start (threads, users) from `/proc` and `/etc`.
+//! - [`containers`]: container metadata from the runtimes, as containers appear.
 //! - [`recorder`]: the session that joins them and writes the file.
 
+pub mod containers;
 pub mod decode;
 pub mod probe;
 pub mod recorder;

@@ -14,7 +14,8 @@ use dredge_format::state::{DropRecord, State};
 use dredge_format::{Metadata, Writer, WriterOptions};
 use ed25519_dalek::SigningKey;
 
-use crate::decode::Decoder;
+use crate::containers::Resolver;
+use crate::decode::{Decoded, Decoder};
 use crate::probe::{Probe, ProbeConfig, ProbeError};
 use crate::snapshot;
 use crate::syscalls::Selection;
@@ -88,6 +89,7 @@ pub struct Recorder {
     probe: Probe,
     writer: Writer,
     decoder: Decoder,
+    containers: Resolver,
 }
 
 impl Recorder {
@@ -131,8 +133,28 @@ impl Recorder {
         let mut writer = Writer::create(&options.output, &metadata, writer_options)?;
         writer.state(&State::Machine(vec![machine]))?;
         writer.state(&State::Users(snapshot::users::read(Path::new("/"), "")))?;
-        writer.state(&State::Threads(snapshot::threads(Path::new("/proc"), boot_time)))?;
-        Ok(Recorder { options: options.clone(), probe, writer, decoder: Decoder::new(boot_time) })
+        let threads = snapshot::threads(Path::new("/proc"), boot_time);
+        let mut containers = Resolver::default();
+        let mut found = Vec::new();
+        let mut their_users = Vec::new();
+        for t in threads.iter().filter(|t| !t.container_id.is_empty()) {
+            if let Some((c, users)) = containers.resolve(&t.container_id, t.pid) {
+                found.push(c);
+                their_users.extend(users);
+            }
+        }
+        if !found.is_empty() {
+            writer.state(&State::Containers(found))?;
+            writer.state(&State::Users(their_users))?;
+        }
+        writer.state(&State::Threads(threads))?;
+        Ok(Recorder {
+            options: options.clone(),
+            probe,
+            writer,
+            decoder: Decoder::new(boot_time),
+            containers,
+        })
     }
 
     /// Moves events into the file until `stop` is set, the duration passes or the count is
@@ -188,6 +210,17 @@ impl Recorder {
                 .decoder
                 .decode(&item)
                 .map_err(|e| RecordError::Record(format!("{e} (BPF object out of step?)")))?;
+            // A process in a container not met before: its description goes in first, so
+            // replay knows the container from its first event on.
+            if let Some(cgroups) = cgroups_of(&event) {
+                if let Some(id) = dredge_format::container::id_from_cgroups(cgroups) {
+                    let pid = pid_of(&event).unwrap_or(event.header.tid);
+                    if let Some((c, users)) = self.containers.resolve(&id, pid) {
+                        self.writer.state(&State::Containers(vec![c]))?;
+                        self.writer.state(&State::Users(users))?;
+                    }
+                }
+            }
             self.writer.push(&event.header, event.params().iter().copied())?;
             drained += 1;
             if count.is_some_and(|n| before + drained >= n)
@@ -227,6 +260,26 @@ impl Recorder {
         }
         Ok(lost)
     }
+}
+
+/// Clone and execve exits carry the task's cgroups as parameter 14 and its pid as 4.
+const CGROUPS_PARAM: usize = 14;
+const PID_PARAM: usize = 4;
+
+fn carries_cgroups(code: u16) -> bool {
+    matches!(code, 223 | 225 | 227 | 335 | 293 | 331)
+}
+
+fn cgroups_of<'a>(event: &Decoded<'a>) -> Option<&'a [u8]> {
+    if !carries_cgroups(event.header.code) {
+        return None;
+    }
+    event.params().get(CGROUPS_PARAM).copied().filter(|c| !c.is_empty())
+}
+
+fn pid_of(event: &Decoded<'_>) -> Option<i64> {
+    let raw = event.params().get(PID_PARAM)?;
+    Some(i64::from_le_bytes(<[u8; 8]>::try_from(*raw).ok()?))
 }
 
 fn ns(t: rustix::time::Timespec) -> u64 {
