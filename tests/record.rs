@@ -277,3 +277,59 @@ fn container_acts_are_found_with_their_container_and_process() {
         assert!(["sh", "cat", "nc"].contains(&proc), "host process in the container: {f}");
     }
 }
+
+#[test]
+fn a_killed_recorder_leaves_a_file_whose_blocks_replay() {
+    if let Some(why) = cannot_record() {
+        common::skip(why);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = start(&dir.path().join("killed.dcap"), &[]);
+    for _ in 0..3 {
+        assert!(Command::new("/bin/true").status().unwrap().success());
+    }
+    // The recorder writes a block at least every second.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    rec.child.kill().unwrap(); // SIGKILL: no footer, no cleanup
+    rec.child.wait().unwrap();
+
+    let o = dredge(&["verify", rec.path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("without a footer"), "{}", text(&o));
+    // Every whole block is read: the three runs of true are there.
+    let o = dredge(&["print", rec.path.to_str().unwrap(), "evt.type=execve and proc.name=true"]);
+    assert!(matches!(o.status.code(), Some(0 | 4)), "{}", text(&o));
+    let lines = String::from_utf8_lossy(&o.stdout).lines().count();
+    assert_eq!(lines, 3, "{}", text(&o));
+}
+
+#[test]
+fn a_full_disk_stops_the_recording_and_keeps_a_valid_file() {
+    if let Some(why) = cannot_record() {
+        common::skip(why);
+        return;
+    }
+    // A 2 MiB tmpfs in a mount namespace of its own, filled by a syscall storm.
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=2m tmpfs {m} && \
+         {{ dd if=/dev/zero of=/dev/null bs=1 count=30000000 2>/dev/null & }} && \
+         {dredge} record -q -w {m}/f.dcap --syscalls all --duration 30; echo rc=$?; \
+         {dredge} verify {m}/f.dcap; echo verify=$?; kill %1 2>/dev/null; true",
+        m = mnt.display(),
+        dredge = env!("CARGO_BIN_EXE_dredge"),
+    );
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(out.contains("rc=5"), "{out}");
+    assert!(out.contains("No space left on device"), "{out}");
+    assert!(out.contains("the file was closed after its last whole block"), "{out}");
+    assert!(out.contains("verify=0"), "{out}");
+    assert!(out.contains(": OK: "), "{out}");
+}

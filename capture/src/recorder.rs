@@ -57,6 +57,8 @@ pub struct Progress {
     pub events: u64,
     /// Records the kernel side could not send (ring full), all CPUs.
     pub drops: u64,
+    /// Bytes in the file so far.
+    pub bytes: u64,
     pub elapsed: Duration,
 }
 
@@ -167,8 +169,31 @@ impl Recorder {
         mut progress: impl FnMut(&Progress),
     ) -> Result<Summary, RecordError> {
         let start = Instant::now();
-        let mut next_tick = start + TICK;
         let mut seen = Progress::default();
+        let pumped = self.pump(stop, start, &mut seen, &mut progress);
+        seen.elapsed = start.elapsed();
+        let Recorder { probe, writer, .. } = self;
+        drop(probe);
+        // The file is closed whatever stopped the recording; a write that failed (a full
+        // disk) is reported by `finish` once the file is closed and valid.
+        let finished = writer.finish(key);
+        match (pumped, finished) {
+            (Ok(()), Ok(w)) => Ok(Summary { progress: seen, bytes: w.bytes, blocks: w.blocks }),
+            (_, Err(e @ dredge_format::Error::Cut { .. })) => Err(e.into()),
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// The recording loop: drain, report, until told to stop.
+    fn pump(
+        &mut self,
+        stop: &AtomicBool,
+        start: Instant,
+        seen: &mut Progress,
+        progress: &mut impl FnMut(&Progress),
+    ) -> Result<(), RecordError> {
+        let mut next_tick = start + TICK;
         let mut last_drops = self.probe.drops();
         let mut last_tick_ts = realtime_ns();
         loop {
@@ -177,11 +202,15 @@ impl Recorder {
             let now = Instant::now();
             if now >= next_tick {
                 next_tick = now + TICK;
+                // A small block a second at least: a recorder killed outright loses at most
+                // the last second.
+                self.writer.flush_events()?;
                 seen.elapsed = now - start;
+                seen.bytes = self.writer.bytes_written();
                 let ts = realtime_ns();
                 seen.drops += self.note_drops(&mut last_drops, last_tick_ts, ts)?;
                 last_tick_ts = ts;
-                progress(&seen);
+                progress(seen);
             }
             if stop.load(Ordering::Relaxed) || self.over(seen.events, start) {
                 break;
@@ -193,11 +222,7 @@ impl Recorder {
         // What the kernel had already queued belongs in the file too, within the count.
         seen.events += self.drain(seen.events, start)?;
         seen.drops += self.note_drops(&mut last_drops, last_tick_ts, realtime_ns())?;
-        seen.elapsed = start.elapsed();
-        let Recorder { probe, writer, .. } = self;
-        drop(probe);
-        let written = writer.finish(key)?;
-        Ok(Summary { progress: seen, bytes: written.bytes, blocks: written.blocks })
+        Ok(())
     }
 
     /// Moves what the ring holds into the writer; returns how many events.

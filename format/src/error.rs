@@ -33,6 +33,14 @@ pub enum Error {
     TooLarge { path: PathBuf, what: &'static str, bytes: u64 },
     #[error("{}: {detail}", path.display())]
     Key { path: PathBuf, detail: String },
+    /// Writing stopped early (typically a full disk); the file was closed after its last
+    /// whole block and is valid, but events after `events` were not written.
+    #[error(
+        "{}: writing stopped: {reason}; the file was closed after its last whole block \
+         ({events} events) and verifies",
+        path.display()
+    )]
+    Cut { path: PathBuf, reason: String, events: u64 },
 }
 
 impl Error {

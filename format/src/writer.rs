@@ -4,13 +4,21 @@
 //! reaches the target size, hands it to a background thread that compresses it, checksums it,
 //! writes it and feeds the file digest. At most `queue` blocks wait between the two, so memory
 //! stays bounded however fast events come. Every block reaches the file whole before the next
-//! starts, so a writer that is killed leaves a file a forward scan reads up to its last block.
-//! `finish` writes the footer, the optional signature and the trailer, then syncs.
+//! starts and goes to the file at once (no user-space buffer), so a writer that is killed
+//! leaves a file a forward scan reads up to its last block. `finish` writes the footer, the
+//! optional signature and the trailer, then syncs.
+//!
+//! A full disk does not cost the file: after each block the writer keeps room for the closing
+//! blocks allocated past the end of the file. When a block cannot be written, the file goes
+//! back to the end of the last whole block, later blocks are dropped, and `finish` still
+//! closes it (then reports [`Error::Cut`]).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -56,6 +64,8 @@ pub struct WriteSummary {
 }
 
 struct Job {
+    /// Events per type code in this block (event blocks only).
+    type_counts: Vec<(u16, u64)>,
     kind: BlockKind,
     flags: u16,
     count: u32,
@@ -66,10 +76,17 @@ struct Job {
 }
 
 struct Sink {
-    file: BufWriter<File>,
+    file: File,
     digest: Digester,
     offset: u64,
     index: Vec<IndexEntry>,
+    /// Events in the blocks written, and per type code.
+    events: u64,
+    type_counts: Vec<u64>,
+    /// Bytes in the file so far, for readers on other threads.
+    written: Arc<AtomicU64>,
+    /// Why writing stopped, if it did.
+    failed: Option<std::io::Error>,
 }
 
 /// Writes a `.dcap` file.
@@ -82,10 +99,14 @@ pub struct Writer {
     min_ts: u64,
     max_ts: u64,
     lost_events: u64,
+    /// Events per type code in the block being built.
     type_counts: Vec<u64>,
     jobs: Option<SyncSender<Job>>,
     spare: Receiver<Vec<u8>>,
     worker: Option<JoinHandle<Result<Sink, std::io::Error>>>,
+    /// The sink of a worker that stopped early, kept for `finish`.
+    stopped: Option<Sink>,
+    written: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -106,11 +127,16 @@ impl Writer {
         fs::set_permissions(path, fs::Permissions::from_mode(0o600))
             .map_err(|e| Error::io(path, e))?;
 
+        let written = Arc::new(AtomicU64::new(0));
         let mut sink = Sink {
-            file: BufWriter::with_capacity(1 << 20, file),
+            file,
             digest: Digester::default(),
             offset: 0,
             index: Vec::new(),
+            events: 0,
+            type_counts: Vec::new(),
+            written: Arc::clone(&written),
+            failed: None,
         };
         let prologue = encode_prologue();
         sink.digest.update(&prologue);
@@ -124,7 +150,11 @@ impl Writer {
             .spawn(move || {
                 let mut compressor = zstd::bulk::Compressor::new(level)?;
                 for job in inbox {
-                    sink.write_block(&mut compressor, &job)?;
+                    if let Err(e) = sink.write_block_or_rewind(&mut compressor, &job) {
+                        // Stop taking blocks: the sender sees the channel close.
+                        sink.failed = Some(e);
+                        return Ok(sink);
+                    }
                     let _ = recycle.try_send(job.raw);
                 }
                 Ok(sink)
@@ -144,10 +174,13 @@ impl Writer {
             jobs: Some(jobs),
             spare,
             worker: Some(worker),
+            stopped: None,
+            written,
         };
         let mut raw = Vec::new();
         put_record(&mut raw, metadata);
         writer.send(Job {
+            type_counts: Vec::new(),
             kind: BlockKind::Header,
             flags: 0,
             count: 1,
@@ -212,6 +245,7 @@ impl Writer {
         }
         let first_event = self.next_event;
         self.send(Job {
+            type_counts: Vec::new(),
             kind: state.kind(),
             flags,
             count: state.len() as u32,
@@ -231,7 +265,15 @@ impl Writer {
         let s = self.builder.finish_into(&mut raw);
         let first_event = self.next_event;
         self.next_event += u64::from(s.count);
+        let type_counts = self
+            .type_counts
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(code, n)| (code as u16, std::mem::take(n)))
+            .collect();
         let job = Job {
+            type_counts,
             kind: BlockKind::Events,
             flags: 0,
             count: s.count,
@@ -243,15 +285,28 @@ impl Writer {
         self.send(job)
     }
 
+    /// Bytes in the file so far (blocks written; the closing blocks come on `finish`).
+    pub fn bytes_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
     fn send(&mut self, job: Job) -> Result<(), Error> {
         let sent = self.jobs.as_ref().map(|tx| tx.send(job).is_ok()).unwrap_or(false);
         if sent {
             return Ok(());
         }
-        // The worker stopped: its error says why.
-        Err(self.join().err().unwrap_or_else(|| {
-            Error::io(&self.path, std::io::Error::other("writer thread stopped"))
-        }))
+        // The worker stopped: keep its sink for `finish`, and say why.
+        if self.stopped.is_none() {
+            let sink = self.join()?;
+            self.stopped = Some(sink);
+        }
+        let reason = self
+            .stopped
+            .as_ref()
+            .and_then(|s| s.failed.as_ref())
+            .map_or_else(|| "writer thread stopped".to_string(), ToString::to_string);
+        let events = self.stopped.as_ref().map_or(0, |s| s.events);
+        Err(Error::Cut { path: self.path.clone(), reason, events })
     }
 
     fn join(&mut self) -> Result<Sink, Error> {
@@ -267,10 +322,34 @@ impl Writer {
 
     /// Completes the file: footer, signature (with `key`), trailer, fsync.
     pub fn finish(mut self, key: Option<&SigningKey>) -> Result<WriteSummary, Error> {
-        self.flush_events()?;
-        let mut sink = self.join()?;
+        // After a failed write the remaining events are lost; the file still gets closed.
+        let _ = self.flush_events();
+        let mut sink = match self.stopped.take() {
+            Some(sink) => sink,
+            None => self.join()?,
+        };
         let path = self.path.clone();
         let io = |e| Error::io(&path, e);
+        if sink.failed.is_some() {
+            // Only what reached the file is described: events, times and type counts are
+            // recounted from the blocks written.
+            self.events = sink.events;
+            self.next_event = sink.events;
+            self.min_ts = sink
+                .index
+                .iter()
+                .filter(|e| e.header.kind == BlockKind::Events)
+                .map(|e| e.header.min_ts)
+                .min()
+                .unwrap_or(u64::MAX);
+            self.max_ts = sink
+                .index
+                .iter()
+                .filter(|e| e.header.kind == BlockKind::Events)
+                .map(|e| e.header.max_ts)
+                .max()
+                .unwrap_or(0);
+        }
 
         let blocks = sink.index.len() as u64;
         let footer = Footer {
@@ -280,7 +359,7 @@ impl Writer {
             max_ts: self.max_ts,
             lost_events: self.lost_events,
             index: std::mem::take(&mut sink.index),
-            type_counts: self
+            type_counts: sink
                 .type_counts
                 .iter()
                 .enumerate()
@@ -330,8 +409,12 @@ impl Writer {
             sink.write(&payload).map_err(io)?;
         }
         sink.write(&encode_trailer(footer_offset)).map_err(io)?;
-        let file = sink.file.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
+        // Cut what a failed block left beyond the end, and the room kept for closing.
+        sink.file.set_len(sink.offset).map_err(io)?;
+        sink.file.sync_all().map_err(io)?;
+        if let Some(reason) = sink.failed {
+            return Err(Error::Cut { path, reason: reason.to_string(), events: sink.events });
+        }
         Ok(WriteSummary { events: self.events, blocks, bytes: sink.offset })
     }
 }
@@ -340,7 +423,58 @@ impl Sink {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.file.write_all(bytes)?;
         self.offset += bytes.len() as u64;
+        self.written.store(self.offset, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Writes a block; if that fails, puts the file position and digest back to the end of
+    /// the last whole block, so the closing blocks can go there.
+    fn write_block_or_rewind(
+        &mut self,
+        compressor: &mut zstd::bulk::Compressor<'_>,
+        job: &Job,
+    ) -> std::io::Result<()> {
+        let (offset, digest, blocks) = (self.offset, self.digest.clone(), self.index.len());
+        match self.write_block(compressor, job).and_then(|()| self.keep_room()) {
+            Ok(()) => {
+                if job.kind == BlockKind::Events {
+                    self.events += u64::from(job.count);
+                    for &(code, n) in &job.type_counts {
+                        let code = usize::from(code);
+                        if code >= self.type_counts.len() {
+                            self.type_counts.resize(code + 1, 0);
+                        }
+                        self.type_counts[code] += n;
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.offset = offset;
+                self.digest = digest;
+                self.index.truncate(blocks);
+                self.written.store(offset, Ordering::Relaxed);
+                self.file.seek(SeekFrom::Start(offset))?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps enough space allocated past the end for the footer (an index entry per block),
+    /// a signature and the trailer; the file's size does not change.
+    fn keep_room(&mut self) -> std::io::Result<()> {
+        let room = 4096 + 64 * (self.index.len() as u64 + 2) + 8 * 1024;
+        match rustix::fs::fallocate(
+            &self.file,
+            rustix::fs::FallocateFlags::KEEP_SIZE,
+            self.offset,
+            room,
+        ) {
+            Ok(()) => Ok(()),
+            // A file system without fallocate: nothing to keep, nothing to lose.
+            Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn write_block(
@@ -383,9 +517,7 @@ impl Drop for Writer {
         // Unfinished: let the worker write what it has, so the file is readable by a scan.
         if self.worker.is_some() {
             let _ = self.flush_events();
-            if let Ok(mut sink) = self.join() {
-                let _ = sink.file.flush();
-            }
+            let _ = self.join();
         }
     }
 }

@@ -90,10 +90,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .run(key.as_ref(), &stop, |p| {
             if live {
                 eprint!(
-                    "\r{:>6.1}s  {:>10} events  {:>9.0} ev/s  {} dropped ",
+                    "\r{:>6.1}s  {:>10} events  {:>9.0} ev/s  {:>8.1} MiB  {} dropped ",
                     p.elapsed.as_secs_f64(),
                     p.events,
                     p.events as f64 / p.elapsed.as_secs_f64().max(1e-9),
+                    p.bytes as f64 / (1 << 20) as f64,
                     p.drops
                 );
             }
