@@ -25,6 +25,10 @@ pub struct Args {
     /// Compress the .scap output with gzip (sysdig's -z).
     #[arg(long, requires = "output")]
     gzip: bool,
+    /// For readers older than libs 0.10, such as Debian's sysdig 0.29: event types they do not
+    /// know are written in their older form, or as generic syscall events.
+    #[arg(long, requires = "output")]
+    legacy: bool,
     /// Write the events, as `dredge print` sees them, to this Parquet file.
     #[arg(long, value_name = "OUT.parquet", conflicts_with = "output")]
     events: Option<PathBuf>,
@@ -40,7 +44,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let Some(output) = &args.output else { anyhow::bail!("-o OUT.scap or --events OUT.parquet") };
     let opened = super::open_capture(&args.input)?;
-    let s = scap::export::export(&opened.capture, output, args.gzip)?;
+    let options = scap::export::ExportOptions { gzip: args.gzip, legacy: args.legacy };
+    let s = scap::export::export_with(&opened.capture, output, options)?;
     super::summary!(
         "{} -> {}: {} events in {} section(s)",
         args.input.display(),

@@ -96,22 +96,77 @@ impl Block {
     }
 }
 
+/// How an export is written.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// gzip the whole file (sysdig's `-z`).
+    pub gzip: bool,
+    /// For readers older than libs 0.10 (Debian's sysdig 0.29.3), whose event table ends at
+    /// clone3's exit: newer event types are written in the older form those readers know
+    /// (dup2 as dup, pipe2 as pipe, accept4 as the old accept4, ...) with the parameters that
+    /// form has, or else as the generic syscall event; newer non-syscall events are left out.
+    pub legacy: bool,
+}
+
 /// Exports `capture` to `dst`, gzip-compressed if `gzip`.
 pub fn export(capture: &Capture, dst: &Path, gzip: bool) -> Result<ExportSummary, Error> {
+    export_with(capture, dst, ExportOptions { gzip, legacy: false })
+}
+
+/// Exports `capture` to `dst` as `options` say.
+pub fn export_with(
+    capture: &Capture,
+    dst: &Path,
+    options: ExportOptions,
+) -> Result<ExportSummary, Error> {
     let file = File::create(dst).map_err(|e| Error::io(dst, e))?;
     let io = |e| Error::io(dst, e);
     let mut summary = ExportSummary::default();
-    if gzip {
+    if options.gzip {
         let mut out =
             flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
-        write_all(capture, &mut out, &mut summary).map_err(io)?;
+        write_all(capture, &mut out, &mut summary, options.legacy).map_err(io)?;
         out.finish().and_then(|mut w| w.flush()).map_err(io)?;
     } else {
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        write_all(capture, &mut out, &mut summary).map_err(io)?;
+        write_all(capture, &mut out, &mut summary, options.legacy).map_err(io)?;
         out.flush().map_err(io)?;
     }
     Ok(summary)
+}
+
+/// The last event code readers before libs 0.10 know (`clone3`'s exit).
+const LEGACY_LAST_CODE: u16 = 335;
+/// The most parameters those readers take in one event (execve's exit had 20 then).
+const LEGACY_MAX_PARAMS: usize = 20;
+
+/// For an event type newer than [`LEGACY_LAST_CODE`], the older type that carried the same
+/// syscall and how many leading parameters the two share.
+fn legacy_form(code: u16) -> Option<(u16, usize)> {
+    Some(match code {
+        363 | 365 | 367 => (125, 1), // dup2, dup3, dup: the old dup exit, res only
+        389 => (249, 5),             // accept4: the old accept4 exit
+        391 => (259, 2),             // umount2: the old umount exit (res, name)
+        393 => (61, 4),              // pipe2: pipe (res, fd1, fd2, ino)
+        395 => (139, 1),             // inotify_init1: inotify_init
+        397 => (63, 1),              // eventfd2: eventfd
+        399 => (127, 1),             // signalfd4: signalfd
+        _ => return None,
+    })
+}
+
+/// The generic syscall event for a newer syscall event: `(code, syscall id)`, enter 0 and
+/// exit 1; `None` for events that are not syscalls.
+fn legacy_generic(code: u16) -> Option<(u16, u16)> {
+    let t = table();
+    let info = t.get(code)?;
+    if !info.category.contains("syscall") {
+        return None;
+    }
+    let id = (0..u16::MAX)
+        .take_while(|&i| t.syscall_name(i).is_some())
+        .find(|&i| t.syscall_name(i) == Some(info.name))?;
+    Some((u16::from(crate::table::Direction::of(code) == crate::table::Direction::Exit), id))
 }
 
 #[derive(Default)]
@@ -129,6 +184,7 @@ fn write_all(
     capture: &Capture,
     out: &mut impl Write,
     summary: &mut ExportSummary,
+    legacy: bool,
 ) -> std::io::Result<()> {
     let mut pending = Pending::default();
     let mut started = false;
@@ -168,7 +224,7 @@ fn write_all(
             }
         };
         for ev in block.iter() {
-            summary.bytes += write_event(out, &ev)?;
+            summary.bytes += write_event(out, &ev, legacy)?;
             summary.events += 1;
         }
     }
@@ -347,12 +403,60 @@ fn write_container(out: &mut impl Write, c: &Container) -> std::io::Result<u64> 
     b.finish(out)
 }
 
-fn write_event(out: &mut impl Write, ev: &Event<'_>) -> std::io::Result<u64> {
-    let h = &ev.header;
-    let large = table().get(h.code).is_some_and(|e| e.has_flag(flag::LARGE_PAYLOAD));
+/// Writes one event; with `legacy`, a type older readers do not know in a form they do.
+/// Returns 0 bytes for an event left out.
+fn write_event(out: &mut impl Write, ev: &Event<'_>, legacy: bool) -> std::io::Result<u64> {
+    let params: Vec<&[u8]> = ev.params.iter().collect();
+    if !legacy {
+        return write_raw(out, &ev.header, ev.header.code, &params);
+    }
+    if ev.header.code <= LEGACY_LAST_CODE {
+        // Older readers refuse events with more parameters than they allow for any event;
+        // the ones cut were added later (execve's env and beyond), so they lose nothing they
+        // could show.
+        let keep = params.len().min(LEGACY_MAX_PARAMS);
+        // They also read fixed-width parameters without checking for an empty (uncollected)
+        // one: give those zeros of the right width.
+        const ZEROS: [u8; 16] = [0; 16];
+        let info = table().get(ev.header.code);
+        let filled: Vec<&[u8]> = params[..keep]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                use crate::param::ParamType as T;
+                let kind = info.and_then(|e| e.params.get(i)).map(|p| p.kind);
+                match kind.map(|k| (k, k.fixed_size())) {
+                    Some((_, Some(w))) if p.is_empty() && w <= ZEROS.len() => &ZEROS[..w],
+                    // and strings with at least their NUL
+                    Some((T::Charbuf | T::FsPath | T::FsRelPath, _)) if p.is_empty() => &ZEROS[..1],
+                    _ => *p,
+                }
+            })
+            .collect();
+        return write_raw(out, &ev.header, ev.header.code, &filled);
+    }
+    if let Some((old, keep)) = legacy_form(ev.header.code) {
+        return write_raw(out, &ev.header, old, &params[..keep.min(params.len())]);
+    }
+    match legacy_generic(ev.header.code) {
+        Some((code, id)) => {
+            let (id, native) = (id.to_le_bytes(), 0u16.to_le_bytes());
+            write_raw(out, &ev.header, code, &[&id, &native])
+        }
+        None => Ok(0),
+    }
+}
+
+fn write_raw(
+    out: &mut impl Write,
+    h: &crate::event::EventHeader,
+    code: u16,
+    params: &[&[u8]],
+) -> std::io::Result<u64> {
+    let large = table().get(code).is_some_and(|e| e.has_flag(flag::LARGE_PAYLOAD));
     let width = if large { 4 } else { 2 };
-    let nparams = ev.params.len();
-    let len = 26 + width * nparams + ev.params.byte_len();
+    let nparams = params.len();
+    let len = 26 + width * nparams + params.iter().map(|p| p.len()).sum::<usize>();
     // Blocks over 64 KiB must use the LARGE block types, which only lift that limit.
     let large_block = large || len + 16 > 65_536;
     let block_type = match (large_block, h.flags != 0) {
@@ -366,15 +470,15 @@ fn write_event(out: &mut impl Write, ev: &Event<'_>) -> std::io::Result<u64> {
     if h.flags != 0 {
         b.u32(h.flags);
     }
-    b.u64(h.ts).u64(h.tid as u64).u32(len as u32).u16(h.code).u32(nparams as u32);
-    for p in ev.params.iter() {
+    b.u64(h.ts).u64(h.tid as u64).u32(len as u32).u16(code).u32(nparams as u32);
+    for p in params {
         if large {
             b.u32(p.len() as u32);
         } else {
             b.u16(p.len().min(usize::from(u16::MAX)) as u16);
         }
     }
-    for p in ev.params.iter() {
+    for p in params {
         b.bytes(p);
     }
     b.finish(out)
