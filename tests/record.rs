@@ -379,3 +379,25 @@ fn sysdig_reads_the_same_processes_and_files_from_the_exported_capture() {
         "only sysdig: {only_theirs:#?}\nonly dredge: {only_ours:#?}"
     );
 }
+
+#[test]
+fn without_the_capabilities_record_says_so_and_exits_6() {
+    if rustix::process::geteuid().as_raw() != 0 {
+        // Not root already: the plain command shows the same thing.
+        let o = dredge(&["record", "-w", "/tmp/dredge-never-written.dcap", "--duration", "1"]);
+        assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never.dcap");
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .args(["--bounding-set=-all", env!("CARGO_BIN_EXE_dredge"), "record", "-w"])
+        .arg(&out)
+        .args(["--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+    assert!(text(&o).contains("needs root (or CAP_BPF and CAP_PERFMON)"), "{}", text(&o));
+    assert!(!out.exists(), "nothing is written when recording cannot start");
+}

@@ -77,6 +77,9 @@ pub struct Probe {
 
 impl Probe {
     pub fn load(config: &ProbeConfig) -> Result<Probe, ProbeError> {
+        if let Some(why) = missing_capabilities() {
+            return Err(ProbeError::Permission(why));
+        }
         let btf = Btf::from_sys_fs().map_err(|e| ProbeError::NoBtf(e.to_string()))?;
         let cpus = aya::util::nr_cpus()
             .map_err(|(what, e)| ProbeError::Other(format!("{what}: {e}")))?
@@ -144,6 +147,26 @@ impl Probe {
         let Ok(array) = PerCpuArray::<_, u64>::try_from(map) else { return Vec::new() };
         array.get(&0, 0).map(|v| v.iter().copied().collect()).unwrap_or_default()
     }
+}
+
+/// Why this process cannot load BPF programs, judged from its effective capabilities:
+/// CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON. `None` when it can (or when it cannot tell).
+fn missing_capabilities() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    let caps = u64::from_str_radix(hex, 16).ok()?;
+    let has = |bit: u32| caps & (1 << bit) != 0;
+    const SYS_ADMIN: u32 = 21;
+    const PERFMON: u32 = 38;
+    const BPF: u32 = 39;
+    if has(SYS_ADMIN) || (has(BPF) && has(PERFMON)) {
+        return None;
+    }
+    Some(format!(
+        "this process has neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON (uid {}, \
+         effective capabilities {hex})",
+        rustix::process::geteuid().as_raw()
+    ))
 }
 
 /// The embedded object, or for kernel-side development the file `DREDGE_BPF_OBJECT` names.
