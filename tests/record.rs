@@ -277,6 +277,9 @@ fn container_acts_are_found_with_their_container_and_process() {
         let proc = f["output_fields"]["proc.name"].as_str().unwrap();
         assert!(["sh", "cat", "nc"].contains(&proc), "host process in the container: {f}");
     }
+    // Not yet checked here: sysdig 0.29.3 on this capture exported with --legacy. It reads
+    // some recordings of this scenario whole and stops at runc init's execve in others
+    // (capture/NOTES.md); the host-only comparison below holds.
 }
 
 #[test]
@@ -335,13 +338,41 @@ fn a_full_disk_stops_the_recording_and_keeps_a_valid_file() {
     assert!(out.contains(": OK: "), "{out}");
 }
 
+/// Exports `path` for sysdig 0.29 and checks that sysdig and `dredge print` see the same
+/// lines for `filter`; returns dredge's lines.
+fn sysdig_agrees(path: &Path, filter: &str, format: &str) -> std::collections::BTreeSet<String> {
+    let scap = path.with_extension("scap");
+    let o = dredge(&["export", path.to_str().unwrap(), "-o", scap.to_str().unwrap(), "--legacy"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = Command::new("sysdig")
+        .args(["-r", scap.to_str().unwrap(), "-p", format, filter])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "sysdig: {}", text(&o));
+    let theirs: std::collections::BTreeSet<String> =
+        String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+    let ours: std::collections::BTreeSet<String> =
+        print(path, filter, format).lines().map(str::to_string).collect();
+    let only_theirs: Vec<_> = theirs.difference(&ours).collect();
+    let only_ours: Vec<_> = ours.difference(&theirs).collect();
+    assert!(
+        only_theirs.is_empty() && only_ours.is_empty(),
+        "only sysdig: {only_theirs:#?}\nonly dredge: {only_ours:#?}"
+    );
+    ours
+}
+
+fn have_sysdig() -> bool {
+    Command::new("sysdig").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
 #[test]
 fn sysdig_reads_the_same_processes_and_files_from_the_exported_capture() {
     if let Some(why) = cannot_record() {
         common::skip(why);
         return;
     }
-    if Command::new("sysdig").arg("--version").output().is_err() {
+    if !have_sysdig() {
         common::skip("sysdig is not installed (apt-get install sysdig)");
         return;
     }
@@ -353,31 +384,12 @@ fn sysdig_reads_the_same_processes_and_files_from_the_exported_capture() {
         .unwrap();
     assert!(o.status.success());
     let path = rec.stop();
-    let scap = dir.path().join("host.scap");
-    let o = dredge(&["export", path.to_str().unwrap(), "-o", scap.to_str().unwrap(), "--legacy"]);
-    assert!(o.status.success(), "{}", text(&o));
-
     // Successful calls only: for a failed open, sysdig 0.29 leaves fd.name empty where
     // dredge (and current Falco) keep the path (tests/print_sysdig.rs names this difference).
     let filter = "evt.type in (open, openat, execve) and evt.dir=< and evt.rawres>=0 \
                   and proc.name in (cat, ls)";
-    let format = "%proc.name %proc.pname %evt.type %fd.name";
-    let o = Command::new("sysdig")
-        .args(["-r", scap.to_str().unwrap(), "-p", format, filter])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "sysdig: {}", text(&o));
-    let theirs: std::collections::BTreeSet<String> =
-        String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
-    let ours: std::collections::BTreeSet<String> =
-        print(&path, filter, format).lines().map(str::to_string).collect();
+    let ours = sysdig_agrees(&path, filter, "%proc.name %proc.pname %evt.type %fd.name");
     assert!(ours.iter().any(|l| l.starts_with("cat sh openat /etc/os-release")), "{ours:#?}");
-    let only_theirs: Vec<_> = theirs.difference(&ours).collect();
-    let only_ours: Vec<_> = ours.difference(&theirs).collect();
-    assert!(
-        only_theirs.is_empty() && only_ours.is_empty(),
-        "only sysdig: {only_theirs:#?}\nonly dredge: {only_ours:#?}"
-    );
 }
 
 #[test]

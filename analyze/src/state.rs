@@ -390,6 +390,8 @@ pub(crate) fn code(c: u16) -> &'static Code {
 
 /// `PPM_CL_CLONE_THREAD`: the new task is a thread of the caller's process.
 const CLONE_THREAD: u32 = 8192;
+/// `PPM_CL_CHILD_IN_PIDNS`: the child of a clone lives in a pid namespace below the host's.
+const CHILD_IN_PIDNS: u32 = 536_870_912;
 
 /// The empty lineage, shared (a view without ancestors allocates nothing).
 /// The transport of a new socket, from its type and protocol, as libsinsp guesses it.
@@ -783,9 +785,16 @@ impl State {
             // libsinsp does: the parent's exit knows the caller, the child's its own ids).
             Op::Clone => {
                 let res = int_param(ev, c.res).unwrap_or(-1);
+                // As libs: the caller's return value is not a host tid when the child is in
+                // a pid namespace below the host's; the child's own exit event creates it.
+                // (libs also leaves CLONE_NEWPID, CLONE_PARENT and callers whose vtid is not
+                // their tid to the child; on the shared captures that loses fds sysdig 0.29.3
+                // keeps, so only the explicit mark is followed here.)
+                let child_elsewhere =
+                    || int("flags").is_some_and(|f| f as u32 & CHILD_IN_PIDNS != 0);
                 if res == 0 && !existed {
                     self.new_thread(ev, tid, &int, &bytes);
-                } else if res > 0 && !self.threads.contains_key(&res) {
+                } else if res > 0 && !self.threads.contains_key(&res) && !child_elsewhere() {
                     self.new_thread(ev, res, &int, &bytes);
                 }
             }

@@ -166,7 +166,13 @@ enum cgroup_subsys_id {
 	memory_cgrp_id,
 };
 
-struct pid_namespace;
+struct pid_namespace {
+	unsigned int level;
+};
+
+struct nsproxy {
+	struct pid_namespace *pid_ns_for_children;
+};
 
 struct upid {
 	int nr;
@@ -190,6 +196,7 @@ struct task_struct {
 	struct mm_struct *mm;
 	struct signal_struct *signal;
 	struct files_struct *files;
+	struct nsproxy *nsproxy;
 	kuid_t loginuid;
 	struct css_set *cgroups;
 };

@@ -633,6 +633,16 @@ int BPF_PROG(fill_clone, struct pt_regs *regs, long ret)
 		bpf_probe_read_user(&flags, sizeof(flags), (void *)regs->di);
 	else if (nr == 58)
 		flags = 0x4000 | 0x100; /* CLONE_VFORK | CLONE_VM */
+	/* The child lives in a pid namespace below the host's: its ids in `res` are not host
+	 * ids. Marked with bit 7, which no exit signal number uses; user space turns it into the
+	 * table's CLONE_CHILD_IN_PIDNS. */
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid *numbers = __builtin_preserve_access_index(&pid->numbers[0]);
+	struct pid_namespace *ns = 0;
+	bpf_probe_read_kernel(&ns, sizeof(ns), &numbers[level & 31].ns);
+	if (level != 0 || BPF_CORE_READ(task, nsproxy, pid_ns_for_children) != ns)
+		flags |= 0x80;
 	push_u32(&r, (u32)flags);
 	const struct cred *cred = BPF_CORE_READ(task, cred);
 	push_u32(&r, BPF_CORE_READ(cred, euid.val));

@@ -276,7 +276,10 @@ pub fn table_clone_flags(linux: u32) -> u32 {
         (0x0000_4000, 134217728), // CLONE_VFORK
         (0x0200_0000, 268435456), // CLONE_NEWCGROUP
     ];
-    MAP.iter().filter(|(l, _)| linux & l != 0).fold(0, |acc, (_, t)| acc | t)
+    let out = MAP.iter().filter(|(l, _)| linux & l != 0).fold(0, |acc, (_, t)| acc | t);
+    // Bit 7 (never part of the exit signal) is the kernel side's mark for a child in a pid
+    // namespace below the host's (bpf/recorder.bpf.c, fill_clone).
+    if linux & 0x80 != 0 { out | 536_870_912 } else { out }
 }
 
 #[cfg(test)]
