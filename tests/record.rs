@@ -413,3 +413,26 @@ fn without_the_capabilities_record_says_so_and_exits_6() {
     assert!(text(&o).contains("needs root (or CAP_BPF and CAP_PERFMON)"), "{}", text(&o));
     assert!(!out.exists(), "nothing is written when recording cannot start");
 }
+
+#[test]
+fn a_file_opened_before_the_recording_keeps_its_name() {
+    if let Some(why) = cannot_record() {
+        common::skip(why);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // fd 3 is opened before the recording starts; the read on it comes during it.
+    let mut shell = Command::new("bash")
+        .args(["-c", "exec 3</etc/hostname; read go; read -u 3 first; exit 0"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = shell.id();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let rec = start(&dir.path().join("fds.dcap"), &["--syscalls", "read"]);
+    shell.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(shell.wait().unwrap().success());
+    let path = rec.stop();
+    let names = print(&path, &format!("evt.type=read and proc.pid={pid} and fd.num=3"), "%fd.name");
+    assert!(names.lines().any(|l| l == "/etc/hostname"), "{names}");
+}

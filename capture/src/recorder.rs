@@ -149,7 +149,9 @@ impl Recorder {
             writer.state(&State::Containers(found))?;
             writer.state(&State::Users(their_users))?;
         }
+        let pids: Vec<i64> = threads.iter().filter(|t| t.tid == t.pid).map(|t| t.pid).collect();
         writer.state(&State::Threads(threads))?;
+        writer.state(&State::Fds(snapshot::fds::tables(Path::new("/proc"), pids)))?;
         Ok(Recorder {
             options: options.clone(),
             probe,

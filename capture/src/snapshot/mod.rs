@@ -6,6 +6,7 @@
 //! Reading `/proc` races with processes that come and go: a thread that vanishes half-read is
 //! skipped (its exit is in the events), never an error.
 
+pub mod fds;
 pub mod procfs;
 pub mod users;
 

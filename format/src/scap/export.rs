@@ -212,7 +212,7 @@ fn write_all(
         }
         if !started || pending.any {
             summary.bytes +=
-                write_section(out, &mut pending, capture.metadata().hostname.as_bytes())?;
+                write_section(out, &mut pending, capture.metadata().hostname.as_bytes(), legacy)?;
             summary.sections += 1;
             started = true;
         }
@@ -229,14 +229,20 @@ fn write_all(
         }
     }
     if !started || pending.any {
-        summary.bytes += write_section(out, &mut pending, capture.metadata().hostname.as_bytes())?;
+        summary.bytes +=
+            write_section(out, &mut pending, capture.metadata().hostname.as_bytes(), legacy)?;
         summary.sections += 1;
     }
     Ok(())
 }
 
 /// A section header and the metadata blocks of the pending state.
-fn write_section(out: &mut impl Write, p: &mut Pending, hostname: &[u8]) -> std::io::Result<u64> {
+fn write_section(
+    out: &mut impl Write,
+    p: &mut Pending,
+    hostname: &[u8],
+    legacy: bool,
+) -> std::io::Result<u64> {
     let mut n = 0;
     let mut shb = Block::new(code::SHB);
     shb.u32(super::BYTE_ORDER_MAGIC).u16(1).u16(2).u64(u64::MAX);
@@ -305,7 +311,7 @@ fn write_section(out: &mut impl Write, p: &mut Pending, hostname: &[u8]) -> std:
         let mut fdl = Block::new(code::FDL_V2);
         fdl.u64(table.tid as u64);
         for fd in &table.fds {
-            write_fd(&mut fdl, fd);
+            write_fd(&mut fdl, fd, legacy);
         }
         n += fdl.finish(out)?;
     }
@@ -353,10 +359,13 @@ fn sized(addr: &[u8], width: usize) -> Vec<u8> {
     b
 }
 
-fn write_fd(fdl: &mut Block, fd: &Fd) {
+fn write_fd(fdl: &mut Block, fd: &Fd, legacy: bool) {
     let at = fdl.len();
-    fdl.u32(0).u64(fd.fd as u64).u64(fd.ino).u8(fd.kind);
-    match fd.kind {
+    // Readers before libs 0.10 refuse fd types after FILE_V2 (bpf, userfaultfd, io_uring,
+    // memfd, pidfd): those go as "unsupported", which they show by name.
+    let kind = if legacy && fd.kind > fd_kind::FILE_V2 { fd_kind::UNSUPPORTED } else { fd.kind };
+    fdl.u32(0).u64(fd.fd as u64).u64(fd.ino).u8(kind);
+    match kind {
         fd_kind::IPV4_SOCK | fd_kind::IPV6_SOCK => {
             let w = if fd.kind == fd_kind::IPV4_SOCK { 4 } else { 16 };
             fdl.bytes(&sized(&fd.sip, w)).bytes(&sized(&fd.dip, w));
