@@ -83,6 +83,25 @@ fn print(path: &Path, filter: &str, format: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// A bash that runs `before`, then waits for a line on its stdin and runs `after`: it exists
+/// before a recording starts, and acts during it once [`go`] is called.
+fn waiting_shell(before: &str, after: &str) -> Child {
+    let shell = Command::new("bash")
+        .args(["-c", &format!("{before}; read go; {after}")])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let bash start and reach its read.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    shell
+}
+
+/// Lets a [`waiting_shell`] go on, and waits for it.
+fn go(mut shell: Child) {
+    shell.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(shell.wait().unwrap().success());
+}
+
 #[test]
 fn records_processes_with_their_ancestry() {
     if let Some(why) = cannot_record() {
@@ -91,16 +110,11 @@ fn records_processes_with_their_ancestry() {
     }
     let dir = tempfile::tempdir().unwrap();
     // A parent that exists before the recording: the snapshot must know it.
-    let mut parent = Command::new("bash")
-        .args(["-c", "read line; /bin/sh -c 'exec /bin/echo hi' >/dev/null; exit 0"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let parent = waiting_shell(":", "/bin/sh -c 'exec /bin/echo hi' >/dev/null; exit 0");
     let parent_pid = parent.id();
     let rec = start(&dir.path().join("procs.dcap"), &[]);
     let recorder_pid = rec.child.id();
-    parent.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    assert!(parent.wait().unwrap().success());
+    go(parent);
     let path = rec.stop();
 
     let o = dredge(&["verify", path.to_str().unwrap()]);
@@ -111,7 +125,7 @@ fn records_processes_with_their_ancestry() {
         "evt.type=execve and proc.name=echo",
         "%proc.name|%proc.exepath|%proc.cmdline|%proc.pname|%proc.ppid|%proc.pcmdline",
     );
-    let want = format!("echo|/bin/echo|echo hi|bash|{parent_pid}|bash -c read line; ");
+    let want = format!("echo|/bin/echo|echo hi|bash|{parent_pid}|bash -c :; read go; ");
     assert!(
         lines.lines().any(|l| l.starts_with(&want)),
         "no execve of echo under the pre-existing bash {parent_pid}:\n{lines}"
@@ -422,16 +436,10 @@ fn a_file_opened_before_the_recording_keeps_its_name() {
     }
     let dir = tempfile::tempdir().unwrap();
     // fd 3 is opened before the recording starts; the read on it comes during it.
-    let mut shell = Command::new("bash")
-        .args(["-c", "exec 3</etc/hostname; read go; read -u 3 first; exit 0"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let shell = waiting_shell("exec 3</etc/hostname", "read -u 3 first; exit 0");
     let pid = shell.id();
-    std::thread::sleep(std::time::Duration::from_millis(200));
     let rec = start(&dir.path().join("fds.dcap"), &["--syscalls", "read"]);
-    shell.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    assert!(shell.wait().unwrap().success());
+    go(shell);
     let path = rec.stop();
     let names = print(&path, &format!("evt.type=read and proc.pid={pid} and fd.num=3"), "%fd.name");
     assert!(names.lines().any(|l| l == "/etc/hostname"), "{names}");
