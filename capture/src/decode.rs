@@ -40,6 +40,8 @@ pub struct Decoder {
     pub boot_to_epoch: u64,
     /// Per event code, the parameters to rewrite.
     fixes: Vec<Vec<(usize, Fix)>>,
+    /// Per event code, how many parameters the table lists.
+    counts: Vec<u8>,
     /// Rewritten values of the current record, and where each lies.
     fixed: Vec<u8>,
     ranges: Vec<(usize, usize, usize)>,
@@ -82,7 +84,10 @@ impl Decoder {
                     .collect()
             })
             .collect();
-        Decoder { boot_to_epoch, fixes, fixed: Vec::new(), ranges: Vec::new() }
+        let counts = (0..table.len() as u16)
+            .map(|code| table.get(code).map_or(0, |i| i.params.len().min(MAX_PARAMS) as u8))
+            .collect();
+        Decoder { boot_to_epoch, fixes, counts, fixed: Vec::new(), ranges: Vec::new() }
     }
 
     pub fn decode<'a>(&'a mut self, rec: &'a [u8]) -> Result<Decoded<'a>, BadRecord> {
@@ -125,6 +130,10 @@ impl Decoder {
                 params[i] = &self.fixed[start..end];
             }
         }
+        // Parameters the kernel side did not collect are sent as empty ones, up to the
+        // table's count: a shorter event would read as an older layout to upgrade.
+        let count =
+            count.max(usize::from(self.counts.get(usize::from(code)).copied().unwrap_or(0)));
         let header = EventHeader {
             ts: ts.wrapping_add(self.boot_to_epoch),
             tid: i64::from(tid),
@@ -311,6 +320,11 @@ mod tests {
         assert_eq!(e.params().len(), 4);
         assert_eq!(e.params()[1], b"hello");
         assert!(e.params()[2].is_empty());
+        // close's exit lists res and fd: a res-only record gets an empty fd.
+        let rec = record(5, &[&0i64.to_le_bytes()]);
+        let e = d.decode(&rec).unwrap();
+        assert_eq!(e.params().len(), 2);
+        assert!(e.params()[1].is_empty());
     }
 
     #[test]
