@@ -29,6 +29,16 @@ fn cannot_record() -> Option<&'static str> {
     None
 }
 
+/// A scratch directory for a test that records, or `None` (having said why) where recording
+/// cannot work.
+fn recording_dir() -> Option<tempfile::TempDir> {
+    if let Some(why) = cannot_record() {
+        common::skip(why);
+        return None;
+    }
+    Some(tempfile::tempdir().unwrap())
+}
+
 /// A `dredge record` running in the background.
 struct Recording {
     child: Child,
@@ -104,11 +114,7 @@ fn go(mut shell: Child) {
 
 #[test]
 fn records_processes_with_their_ancestry() {
-    if let Some(why) = cannot_record() {
-        common::skip(why);
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    let Some(dir) = recording_dir() else { return };
     // A parent that exists before the recording: the snapshot must know it.
     let parent = waiting_shell(":", "/bin/sh -c 'exec /bin/echo hi' >/dev/null; exit 0");
     let parent_pid = parent.id();
@@ -203,14 +209,21 @@ fn busybox_image(dir: &Path) -> String {
     image.to_string()
 }
 
-#[test]
-fn container_acts_are_found_with_their_container_and_process() {
+/// A scratch directory and the busybox image for a test that records a container, or
+/// `None` (having said why) where that cannot work.
+fn container_dir() -> Option<(tempfile::TempDir, String)> {
     if let Some(why) = cannot_record().or_else(cannot_run_containers) {
         common::skip(why);
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let image = busybox_image(dir.path());
+    Some((dir, image))
+}
+
+#[test]
+fn container_acts_are_found_with_their_container_and_process() {
+    let Some((dir, image)) = container_dir() else { return };
     let name = format!("dredge-e2e-{}", std::process::id());
     let rec = start(&dir.path().join("container.dcap"), &[]);
 
@@ -298,11 +311,7 @@ fn container_acts_are_found_with_their_container_and_process() {
 
 #[test]
 fn a_killed_recorder_leaves_a_file_whose_blocks_replay() {
-    if let Some(why) = cannot_record() {
-        common::skip(why);
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    let Some(dir) = recording_dir() else { return };
     let mut rec = start(&dir.path().join("killed.dcap"), &[]);
     for _ in 0..3 {
         assert!(Command::new("/bin/true").status().unwrap().success());
@@ -430,11 +439,7 @@ fn without_the_capabilities_record_says_so_and_exits_6() {
 
 #[test]
 fn a_file_opened_before_the_recording_keeps_its_name() {
-    if let Some(why) = cannot_record() {
-        common::skip(why);
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    let Some(dir) = recording_dir() else { return };
     // fd 3 is opened before the recording starts; the read on it comes during it.
     let shell = waiting_shell("exec 3</etc/hostname", "read -u 3 first; exit 0");
     let pid = shell.id();
@@ -443,4 +448,45 @@ fn a_file_opened_before_the_recording_keeps_its_name() {
     let path = rec.stop();
     let names = print(&path, &format!("evt.type=read and proc.pid={pid} and fd.num=3"), "%fd.name");
     assert!(names.lines().any(|l| l == "/etc/hostname"), "{names}");
+}
+
+#[test]
+fn writes_to_dev_null_are_kept_whole_and_others_cut_at_the_snaplen() {
+    let Some(dir) = recording_dir() else { return };
+    let file = dir.path().join("out.txt");
+    let rec = start(&dir.path().join("null.dcap"), &["--syscalls", "write"]);
+    // 200 bytes each, with a marker past the 80-byte snaplen.
+    let data = format!("{}MARK{}", "x".repeat(150), "y".repeat(46));
+    std::fs::write("/dev/null", &data).unwrap();
+    std::fs::write(&file, &data).unwrap();
+    let path = rec.stop();
+    let me = std::process::id();
+    let marked = |name: &str| {
+        let filter = format!(
+            "evt.type=write and proc.pid={me} and fd.name={name} and evt.buffer contains MARK"
+        );
+        print(&path, &filter, "%evt.rawres").lines().count()
+    };
+    assert_eq!(marked("/dev/null"), 1, "the whole write to /dev/null");
+    assert_eq!(marked(file.to_str().unwrap()), 0, "a file write cut at 80 bytes");
+    let filter = format!("evt.type=write and proc.pid={me} and fd.name={}", file.display());
+    assert_eq!(print(&path, &filter, "%evt.rawres").trim(), "200");
+}
+
+#[test]
+fn containers_only_leaves_the_host_out() {
+    let Some((dir, image)) = container_dir() else { return };
+    let rec = start(&dir.path().join("only.dcap"), &["--containers-only"]);
+    let o = Command::new("podman")
+        .args(["--runtime", "runc", "run", "--rm", "--ulimit", "nofile=20000:20000"])
+        .args(["--ulimit", "nproc=1000:1000", &image, "/bin/cat", "/etc/shadow"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "podman run: {}", text(&o));
+    assert!(Command::new("cat").arg("/etc/hostname").output().unwrap().status.success());
+    let path = rec.stop();
+    let host = print(&path, "container.id=host", "%proc.name");
+    assert!(host.trim().is_empty(), "host events recorded:\n{host}");
+    let inside = print(&path, "container.id!=host and fd.name=/etc/shadow", "%proc.name");
+    assert!(inside.lines().any(|l| l == "cat"), "{inside}");
 }

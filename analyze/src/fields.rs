@@ -40,6 +40,8 @@ enum F {
     EvtSource,
     EvtCategory,
     EvtArgs,
+    EvtBuffer,
+    EvtBuflen,
     EvtRawres,
     EvtRes,
     EvtFailed,
@@ -122,6 +124,8 @@ const KINDS: &[(&str, F)] = &[
     ("evt.source", F::EvtSource),
     ("evt.category", F::EvtCategory),
     ("evt.args", F::EvtArgs),
+    ("evt.buffer", F::EvtBuffer),
+    ("evt.buflen", F::EvtBuflen),
     // What sysdig's default line shows: the arguments, and the time as `-t h` (the default).
     ("evt.info", F::EvtArgs),
     ("evt.outputtime", F::EvtTime),
@@ -740,6 +744,13 @@ impl<'a> EventFields<'a> {
 
     /// The syscall's return value: an exit event's first parameter (`res`, or the returned
     /// `fd`); enter events have none.
+    /// The `data` parameter of an I/O event.
+    fn data(&self) -> Option<&'a [u8]> {
+        let args = self.args();
+        let i = args.info()?.param_index("data")?;
+        args.params.raw(i)
+    }
+
     fn result(&self) -> Option<i64> {
         let args = self.args();
         if !code(args.code()).exit {
@@ -903,6 +914,15 @@ impl<'a> Fields for EventFields<'a> {
                 text(ev.info().map_or("unknown", |e| e.category.split('|').next().unwrap_or("")))
             }
             F::EvtArgs => text(self.args_text()),
+            // The I/O data as recorded (cut at the capture's snaplen), raw: libs compares the
+            // raw bytes (its display form is sysdig's rendering, which dredge does not give
+            // this field yet).
+            F::EvtBuffer => self.data().map_or(Extracted::Missing, |d| text(d.to_vec())),
+            // As libs: the return value of an I/O exit, when not an error.
+            F::EvtBuflen => match (ev.info(), self.result()) {
+                (Some(i), Some(v)) if v >= 0 && i.category.starts_with("io_") => int(v),
+                _ => Extracted::Missing,
+            },
             F::EvtRawres => self.result().map_or(Extracted::Missing, int),
             F::EvtRes => match self.result() {
                 Some(v) if v >= 0 => text("SUCCESS"),

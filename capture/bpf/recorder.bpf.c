@@ -27,6 +27,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile u32 self_tgid = 0;     /* the recorder itself is never recorded */
 const volatile u32 snaplen = 80;      /* bytes of I/O data kept */
 const volatile u32 args_max = 4096;   /* bytes of execve arguments kept */
+const volatile u32 containers_only = 0; /* record only tasks below the host's pid namespace */
+
+/* Writes to /dev/null carry applications' tracer spans (issue 7): kept whole up to this. */
+#define DEV_NULL_MAX 16384
+#define DEV_NULL_RDEV ((1 << 20) | 3) /* MKDEV(1, 3) as the kernel encodes dev_t */
 
 /* Fillers: the index of each program in `fillers`; user space uses the same numbers. */
 enum filler {
@@ -229,6 +234,18 @@ static __always_inline bool is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
+/* With --containers-only, whether the current task is the host's (its pid namespace is the
+ * initial one). Without it, always false, and the verifier drops the check. */
+static __always_inline bool skip_host(void)
+{
+	if (!containers_only)
+		return false;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, thread_pid, level) == 0;
+}
+
+static __always_inline struct file *fd_file(long fd);
+
 /* ------------------------------------------------------------------------------------------
  * The dispatcher */
 
@@ -278,7 +295,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	u64 id = bpf_get_current_pid_tgid();
-	if ((id >> 32) == self_tgid)
+	if ((id >> 32) == self_tgid || skip_host())
 		return 0;
 	u32 nr = (u32)regs->orig_ax;
 	u32 *slot = bpf_map_lookup_elem(&syscalls, &nr);
@@ -333,8 +350,15 @@ int BPF_PROG(fill_io, struct pt_regs *regs, long ret)
 		return 0;
 	push_u64(&r, ret);
 	long n = ret < 0 ? 0 : ret;
-	if (n > snaplen)
-		n = snaplen;
+	if (n > snaplen) {
+		/* Only when the data is longer than the snaplen is the fd looked at, so small
+		 * I/O pays nothing for this. */
+		struct file *file = fd_file((int)regs->di);
+		if (file && BPF_CORE_READ(file, f_inode, i_rdev) == DEV_NULL_RDEV)
+			n = n > DEV_NULL_MAX ? DEV_NULL_MAX : n;
+		else
+			n = snaplen;
+	}
 	push_user_bytes(&r, (const void *)regs->si, n);
 	push_u64(&r, (s64)(int)regs->di);
 	push_u32(&r, (u32)regs->dx);
@@ -714,7 +738,7 @@ static __always_inline bool exec_wanted(void)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	if (is_self() || !exec_wanted())
+	if (is_self() || skip_host() || !exec_wanted())
 		return 0;
 	struct rec r;
 	if (!rec_begin(&r, CODE_EXECVE_X, 31))
@@ -731,7 +755,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_exit, struct task_struct *p)
 {
-	if (is_self())
+	if (is_self() || skip_host())
 		return 0;
 	struct rec r;
 	if (!rec_begin(&r, CODE_PROCEXIT, 5))

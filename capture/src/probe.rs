@@ -27,6 +27,8 @@ pub struct ProbeConfig {
     pub args_max: u32,
     /// Ring buffer size in bytes (a power of two, at least a page).
     pub ring_bytes: u32,
+    /// Record only tasks below the host's pid namespace (containers).
+    pub containers_only: bool,
     /// The syscall numbers to record.
     pub syscalls: BTreeSet<u32>,
 }
@@ -89,6 +91,7 @@ impl Probe {
             .override_global("self_tgid", &config.self_tgid, true)
             .override_global("snaplen", &config.snaplen, true)
             .override_global("args_max", &config.args_max, true)
+            .override_global("containers_only", &u32::from(config.containers_only), true)
             .map_max_entries("events", config.ring_bytes)
             .map_max_entries("scratch", cpus)
             .load(&object()?)

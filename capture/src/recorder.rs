@@ -33,6 +33,8 @@ pub struct Options {
     pub count: Option<u64>,
     /// Kernel ring buffer size in bytes (a power of two).
     pub ring_bytes: u32,
+    /// Record only processes in containers (below the host's pid namespace).
+    pub containers_only: bool,
     /// The command line, kept in the capture's metadata.
     pub command_line: Vec<String>,
 }
@@ -46,6 +48,7 @@ impl Default for Options {
             duration: None,
             count: None,
             ring_bytes: 64 << 20,
+            containers_only: false,
             command_line: Vec::new(),
         }
     }
@@ -106,6 +109,7 @@ impl Recorder {
             snaplen: options.snaplen,
             args_max: 4096,
             ring_bytes: options.ring_bytes,
+            containers_only: options.containers_only,
             syscalls,
         })?;
 
@@ -124,7 +128,7 @@ impl Recorder {
             capture_start: now,
             dredge_version: env!("CARGO_PKG_VERSION").to_string(),
             command_line: options.command_line.clone(),
-            filter: String::new(),
+            filter: if options.containers_only { "containers only" } else { "" }.to_string(),
             snaplen: options.snaplen,
             recorded_by: recorded_by(),
             source: "record".to_string(),

@@ -34,6 +34,10 @@ pub struct Args {
     /// tracking needs.
     #[arg(long, default_value = "")]
     syscalls: String,
+    /// Record only processes in containers (below the host's pid namespace); the snapshot
+    /// still lists every process, so ancestry stays complete.
+    #[arg(long)]
+    containers_only: bool,
     /// Kernel ring buffer size in MiB (a power of two).
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     ring_mb: u32,
@@ -69,6 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         duration: args.duration.map(Duration::from_secs_f64),
         count: args.count,
         ring_bytes: args.ring_mb << 20,
+        containers_only: args.containers_only,
         command_line: std::env::args().collect(),
     };
 
