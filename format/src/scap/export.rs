@@ -188,6 +188,8 @@ fn write_all(
 ) -> std::io::Result<()> {
     let mut pending = Pending::default();
     let mut started = false;
+    // The time of the last event written, for meta events written between events.
+    let mut last_ts = 0u64;
     for entry in capture.blocks() {
         let kind = entry.header.kind;
         if kind.is_state() {
@@ -195,16 +197,36 @@ fn write_all(
                 continue;
             }
             let Some(Ok(state)) = capture.decode_state(entry) else { continue };
-            pending.any = true;
-            match state {
-                State::Machine(mut m) => pending.machine = m.pop().or(pending.machine.take()),
-                State::Interfaces(i) => pending.interfaces.extend(i),
-                State::Users(u) => pending.users.extend(u),
-                State::Threads(t) => pending.threads.extend(t),
-                State::Fds(f) => pending.fds.extend(f),
-                State::Containers(c) => pending.containers.extend(c),
-                State::Drops(_) => {}
+            // Once events have started, what a recorder learns on the way (a container that
+            // appeared, its users, drops) goes inline as meta events, where readers take it
+            // in order; a restatement of the system (it starts with the machine or the
+            // process table) makes a new section.
+            if started && !pending.any {
+                match state {
+                    State::Containers(list) => {
+                        for c in &list {
+                            summary.bytes += write_container_at(out, c, last_ts)?;
+                        }
+                        continue;
+                    }
+                    State::Users(list) => {
+                        // Readers before libs 0.10 have no user events.
+                        if !legacy {
+                            for u in &list {
+                                summary.bytes += write_user_at(out, u, last_ts)?;
+                            }
+                        }
+                        continue;
+                    }
+                    State::Drops(_) => continue,
+                    other => pending.add(other),
+                }
+                continue;
             }
+            if matches!(state, State::Drops(_)) {
+                continue;
+            }
+            pending.add(state);
             continue;
         }
         if kind != BlockKind::Events {
@@ -226,6 +248,7 @@ fn write_all(
         for ev in block.iter() {
             summary.bytes += write_event(out, &ev, legacy)?;
             summary.events += 1;
+            last_ts = ev.ts();
         }
     }
     if !started || pending.any {
@@ -234,6 +257,21 @@ fn write_all(
         summary.sections += 1;
     }
     Ok(())
+}
+
+impl Pending {
+    fn add(&mut self, state: State) {
+        self.any = true;
+        match state {
+            State::Machine(mut m) => self.machine = m.pop().or(self.machine.take()),
+            State::Interfaces(i) => self.interfaces.extend(i),
+            State::Users(u) => self.users.extend(u),
+            State::Threads(t) => self.threads.extend(t),
+            State::Fds(f) => self.fds.extend(f),
+            State::Containers(c) => self.containers.extend(c),
+            State::Drops(_) => {}
+        }
+    }
 }
 
 /// A section header and the metadata blocks of the pending state.
@@ -392,7 +430,16 @@ fn write_fd(fdl: &mut Block, fd: &Fd, legacy: bool) {
 
 /// A container state record as a `container` JSON meta event (CONTAINER_JSON_2_E).
 fn write_container(out: &mut impl Write, c: &Container) -> std::io::Result<u64> {
-    let json = if c.raw.is_empty() {
+    write_container_at(out, c, 0)
+}
+
+/// A container as a meta event at time `ts`. `raw` is used when it is already the
+/// `{"container": ...}` form sysdig writes; a runtime's own description (a recorder keeps
+/// `podman inspect` there) is restated in that form.
+fn write_container_at(out: &mut impl Write, c: &Container, ts: u64) -> std::io::Result<u64> {
+    let sysdig_form = serde_json::from_str::<serde_json::Value>(c.raw.trim_end_matches('\0'))
+        .is_ok_and(|v| v.get("container").is_some());
+    let json = if !sysdig_form {
         serde_json::json!({"container": {
             "id": c.id, "full_id": c.full_id, "name": c.name, "image": c.image,
             "imageid": c.image_id, "imagedigest": c.image_digest, "imagerepo": c.image_repo,
@@ -407,9 +454,33 @@ fn write_container(out: &mut impl Write, c: &Container) -> std::io::Result<u64> 
     param.push(0);
     let mut b = Block::new(code::EV_V2_LARGE);
     let len = 26 + 4 + param.len();
-    b.u16(0).u64(0).u64(u64::MAX).u32(len as u32).u16(324).u32(1);
+    b.u16(0).u64(ts).u64(u64::MAX).u32(len as u32).u16(324).u32(1);
     b.u32(param.len() as u32).bytes(&param);
     b.finish(out)
+}
+
+/// A user (`useradded`, 354) or group (`groupadded`, 358) as a meta event at time `ts`.
+fn write_user_at(out: &mut impl Write, u: &User, ts: u64) -> std::io::Result<u64> {
+    let s = |v: &str| {
+        let mut b = v.as_bytes().to_vec();
+        b.push(0);
+        b
+    };
+    let params: Vec<Vec<u8>> = if u.is_group {
+        vec![u.gid.to_le_bytes().to_vec(), s(&u.name), s(&u.container_id)]
+    } else {
+        vec![
+            u.uid.to_le_bytes().to_vec(),
+            u.gid.to_le_bytes().to_vec(),
+            s(&u.name),
+            s(&u.home),
+            s(&u.shell),
+            s(&u.container_id),
+        ]
+    };
+    let refs: Vec<&[u8]> = params.iter().map(Vec::as_slice).collect();
+    let header = crate::event::EventHeader { ts, tid: -1, cpu: 0, code: 0, flags: 0 };
+    write_raw(out, &header, if u.is_group { 358 } else { 354 }, &refs)
 }
 
 /// Writes one event; with `legacy`, a type older readers do not know in a form they do.
