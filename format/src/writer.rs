@@ -95,9 +95,6 @@ pub struct Writer {
     options: WriterOptions,
     builder: EventBlockBuilder,
     next_event: u64,
-    events: u64,
-    min_ts: u64,
-    max_ts: u64,
     lost_events: u64,
     /// Events per type code in the block being built.
     type_counts: Vec<u64>,
@@ -166,9 +163,6 @@ impl Writer {
             options,
             builder: EventBlockBuilder::new(),
             next_event: 0,
-            events: 0,
-            min_ts: u64::MAX,
-            max_ts: 0,
             lost_events: 0,
             type_counts: Vec::new(),
             jobs: Some(jobs),
@@ -199,9 +193,6 @@ impl Writer {
         params: impl IntoIterator<Item = &'p [u8]>,
     ) -> Result<(), Error> {
         self.builder.push(header, params);
-        self.events += 1;
-        self.min_ts = self.min_ts.min(header.ts);
-        self.max_ts = self.max_ts.max(header.ts);
         let code = usize::from(header.code);
         if code >= self.type_counts.len() {
             self.type_counts.resize(code + 1, 0);
@@ -330,33 +321,19 @@ impl Writer {
         };
         let path = self.path.clone();
         let io = |e| Error::io(&path, e);
-        if sink.failed.is_some() {
-            // Only what reached the file is described: events, times and type counts are
-            // recounted from the blocks written.
-            self.events = sink.events;
-            self.next_event = sink.events;
-            self.min_ts = sink
-                .index
-                .iter()
-                .filter(|e| e.header.kind == BlockKind::Events)
-                .map(|e| e.header.min_ts)
-                .min()
-                .unwrap_or(u64::MAX);
-            self.max_ts = sink
-                .index
-                .iter()
-                .filter(|e| e.header.kind == BlockKind::Events)
-                .map(|e| e.header.max_ts)
-                .max()
-                .unwrap_or(0);
-        }
+        // The footer describes what reached the file, from the blocks written (after a
+        // failed write, later events are not there).
+        let event_blocks = || sink.index.iter().filter(|e| e.header.kind == BlockKind::Events);
+        let min_ts = event_blocks().map(|e| e.header.min_ts).min().unwrap_or(0);
+        let max_ts = event_blocks().map(|e| e.header.max_ts).max().unwrap_or(0);
+        let events = sink.events;
 
         let blocks = sink.index.len() as u64;
         let footer = Footer {
             digest: sink.digest.clone().finish(),
-            events: self.events,
-            min_ts: if self.events == 0 { 0 } else { self.min_ts },
-            max_ts: self.max_ts,
+            events,
+            min_ts,
+            max_ts,
             lost_events: self.lost_events,
             index: std::mem::take(&mut sink.index),
             type_counts: sink
@@ -376,7 +353,7 @@ impl Writer {
             stored_len: payload.len() as u32,
             raw_len: payload.len() as u32,
             count: footer.index.len() as u32,
-            first_event: self.next_event,
+            first_event: events,
             min_ts: footer.min_ts,
             max_ts: footer.max_ts,
             payload_crc: crc(&payload),
@@ -400,7 +377,7 @@ impl Writer {
                 stored_len: payload.len() as u32,
                 raw_len: payload.len() as u32,
                 count: 1,
-                first_event: self.next_event,
+                first_event: events,
                 min_ts: 0,
                 max_ts: 0,
                 payload_crc: crc(&payload),
@@ -415,7 +392,7 @@ impl Writer {
         if let Some(reason) = sink.failed {
             return Err(Error::Cut { path, reason: reason.to_string(), events: sink.events });
         }
-        Ok(WriteSummary { events: self.events, blocks, bytes: sink.offset })
+        Ok(WriteSummary { events, blocks, bytes: sink.offset })
     }
 }
 
