@@ -130,6 +130,16 @@ struct rec {
 	u32 param;   /* next parameter index */
 };
 
+/* The fixed header of a record: time, thread, event code, CPU, parameter count. */
+static __always_inline void put_header(u8 *d, u16 code, u16 nparams, u64 pid_tgid, u32 cpu)
+{
+	*(u64 *)&d[0] = bpf_ktime_get_boot_ns();
+	*(u32 *)&d[8] = (u32)pid_tgid;
+	*(u16 *)&d[12] = code;
+	*(u16 *)&d[14] = (u16)cpu;
+	*(u16 *)&d[16] = nparams;
+}
+
 static __always_inline bool rec_begin(struct rec *r, u16 code, u16 nparams)
 {
 	u32 cpu = bpf_get_smp_processor_id();
@@ -139,11 +149,7 @@ static __always_inline bool rec_begin(struct rec *r, u16 code, u16 nparams)
 	r->data = s->data;
 	r->param = 0;
 	r->pos = HDR + 2 * (nparams & (MAX_PARAMS - 1));
-	*(u64 *)&r->data[0] = bpf_ktime_get_boot_ns();
-	*(u32 *)&r->data[8] = (u32)bpf_get_current_pid_tgid();
-	*(u16 *)&r->data[12] = code;
-	*(u16 *)&r->data[14] = (u16)cpu;
-	*(u16 *)&r->data[16] = nparams;
+	put_header(r->data, code, nparams, bpf_get_current_pid_tgid(), cpu);
 	return true;
 }
 
@@ -267,11 +273,7 @@ static __always_inline bool io_small(struct pt_regs *regs, long ret, u16 code, u
 		count_drop();
 		return true;
 	}
-	*(u64 *)&e[0] = bpf_ktime_get_boot_ns();
-	*(u32 *)&e[8] = (u32)id;
-	*(u16 *)&e[12] = code;
-	*(u16 *)&e[14] = (u16)bpf_get_smp_processor_id();
-	*(u16 *)&e[16] = 4;
+	put_header(e, code, 4, id, bpf_get_smp_processor_id());
 	*(u64 *)&e[HDR + 8] = ret;
 	u64 len = BOUND(n, 31);
 	if (len > IO_SMALL)
@@ -505,14 +507,22 @@ int BPF_PROG(fill_args, struct pt_regs *regs, long ret)
 /* ------------------------------------------------------------------------------------------
  * Processes */
 
-/* The pid of `task` (a thread id when `thread`) as its own pid namespace sees it. */
-static __always_inline s64 ns_pid(struct task_struct *task)
+/* Where `task`'s id in its own pid namespace is kept, and that namespace's depth below the
+ * host's (0 for the host). */
+static __always_inline struct upid *own_upid(struct task_struct *task, unsigned int *level)
 {
 	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
+	*level = BPF_CORE_READ(pid, level);
 	struct upid *numbers = __builtin_preserve_access_index(&pid->numbers[0]);
+	return &numbers[*level & 31];
+}
+
+/* The thread id of `task` as its own pid namespace sees it. */
+static __always_inline s64 ns_pid(struct task_struct *task)
+{
+	unsigned int level;
 	int nr = 0;
-	bpf_probe_read_kernel(&nr, sizeof(nr), &numbers[level & 31].nr);
+	bpf_probe_read_kernel(&nr, sizeof(nr), &own_upid(task, &level)->nr);
 	return nr;
 }
 
@@ -660,11 +670,9 @@ int BPF_PROG(fill_clone, struct pt_regs *regs, long ret)
 	/* The child lives in a pid namespace below the host's: its ids in `res` are not host
 	 * ids. Marked with bit 7, which no exit signal number uses; user space turns it into the
 	 * table's CLONE_CHILD_IN_PIDNS. */
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
-	struct upid *numbers = __builtin_preserve_access_index(&pid->numbers[0]);
+	unsigned int level;
 	struct pid_namespace *ns = 0;
-	bpf_probe_read_kernel(&ns, sizeof(ns), &numbers[level & 31].ns);
+	bpf_probe_read_kernel(&ns, sizeof(ns), &own_upid(task, &level)->ns);
 	if (level != 0 || BPF_CORE_READ(task, nsproxy, pid_ns_for_children) != ns)
 		flags |= 0x80;
 	push_u32(&r, (u32)flags);
