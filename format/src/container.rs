@@ -69,6 +69,20 @@ fn pairs(v: Option<&Json>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `Mounts` list, in the form Docker's and podman's inspect and sysdig's JSON share.
+fn mounts(c: &Json) -> Vec<Mount> {
+    let Some(list) = c.get("Mounts").and_then(Json::as_array) else { return Vec::new() };
+    list.iter()
+        .map(|m| Mount {
+            source: text(m, "Source"),
+            destination: text(m, "Destination"),
+            mode: text(m, "Mode"),
+            rw: m.get("RW").and_then(Json::as_bool).unwrap_or(false),
+            propagation: text(m, "Propagation"),
+        })
+        .collect()
+}
+
 /// Parses a container description: `{"container": {...}}` or the object itself. Unknown
 /// keys are ignored and missing ones left empty; the JSON is kept whole in `raw`.
 pub fn from_json(json: &str) -> Option<Container> {
@@ -80,21 +94,7 @@ pub fn from_json(json: &str) -> Option<Container> {
     let labels = pairs(c.get("labels"));
     let label =
         |k: &str| labels.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-    let mounts = c
-        .get("Mounts")
-        .and_then(Json::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|m| Mount {
-                    source: text(m, "Source"),
-                    destination: text(m, "Destination"),
-                    mode: text(m, "Mode"),
-                    rw: m.get("RW").and_then(Json::as_bool).unwrap_or(false),
-                    propagation: text(m, "Propagation"),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mounts = mounts(c);
     let kind = c.get("type").and_then(Json::as_u64).unwrap_or(0xffff);
     Some(Container {
         id: text(c, "id"),
@@ -116,6 +116,63 @@ pub fn from_json(json: &str) -> Option<Container> {
         pod_labels: pairs(c.get("pod_sandbox_labels")),
         labels,
         raw: json.to_string(),
+    })
+}
+
+/// A container from `podman inspect` (or Docker's `GET /containers/ID/json`, the same shape):
+/// a JSON array of one object, or the object. The JSON is kept whole in `raw`.
+pub fn from_inspect(json: &str) -> Option<Container> {
+    let doc: Json = serde_json::from_str(json).ok()?;
+    let c = match &doc {
+        Json::Array(list) => list.first()?,
+        other => other,
+    };
+    let full_id = text(c, "Id");
+    if full_id.len() < 12 {
+        return None;
+    }
+    let mut labels = pairs(c.get("Config").and_then(|c| c.get("Labels")));
+    labels.sort();
+    let label =
+        |k: &str| labels.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let image = match text(c, "ImageName") {
+        s if s.is_empty() => c.get("Config").map(|c| text(c, "Image")).unwrap_or_default(),
+        s => s,
+    };
+    // repo:tag, where the tag is after the last ':' that follows the last '/'.
+    let (image_repo, image_tag) = match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => (image[..i].to_string(), image[i + 1..].into()),
+        _ => (image.clone(), String::new()),
+    };
+    let created_time = chrono::DateTime::parse_from_rfc3339(&text(c, "Created"))
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .map_or(0, |ns| ns.max(0) as u64);
+    let docker = c.get("Driver").is_some_and(|_| c.get("ImageName").is_none());
+    Some(Container {
+        id: full_id[..12].to_string(),
+        name: text(c, "Name").trim_start_matches('/').to_string(),
+        image_id: text(c, "Image").trim_start_matches("sha256:").to_string(),
+        image_digest: text(c, "ImageDigest"),
+        full_id,
+        image,
+        image_repo,
+        image_tag,
+        runtime: if docker { "docker" } else { "podman" }.to_string(),
+        privileged: c
+            .get("HostConfig")
+            .and_then(|h| h.get("Privileged"))
+            .and_then(Json::as_bool)
+            .unwrap_or(false),
+        mounts: mounts(c),
+        ip: c.get("NetworkSettings").map(|n| text(n, "IPAddress")).unwrap_or_default(),
+        created_time,
+        pod_name: label("io.kubernetes.pod.name"),
+        pod_namespace: label("io.kubernetes.pod.namespace"),
+        pod_uid: label("io.kubernetes.pod.uid"),
+        pod_labels: Vec::new(),
+        labels,
+        raw: json.trim().to_string(),
     })
 }
 
@@ -159,5 +216,27 @@ mod tests {
         let flat = from_json(r#"{"id":"x","type":11,"name":null}"#).unwrap();
         assert_eq!((flat.runtime.as_str(), flat.name.as_str()), ("podman", ""));
         assert!(from_json("not json").is_none());
+    }
+
+    #[test]
+    fn reads_podman_inspect() {
+        let json = r#"[{"Id": "fdf0b74a77410136593d1be687d16bdba17f28464aae0ba194d0e9f962724dcb",
+            "Created": "2026-12-04T10:54:55.166648051Z", "Name": "t2",
+            "Image": "27cced2e97256d6cf19e5ae3d72f8082c86f823ffce10d7567e03adf88a20747",
+            "ImageDigest": "sha256:adac", "ImageName": "localhost/bb:1",
+            "Config": {"Labels": {"io.kubernetes.pod.name": "web-1", "app": "x"}},
+            "HostConfig": {"Privileged": true},
+            "Mounts": [{"Source": "/srv", "Destination": "/data", "Mode": "", "RW": true,
+                        "Propagation": "rprivate"}],
+            "NetworkSettings": {"IPAddress": "10.88.0.5"}}]"#;
+        let c = from_inspect(json).unwrap();
+        assert_eq!((c.id.as_str(), c.name.as_str()), ("fdf0b74a7741", "t2"));
+        assert_eq!((c.image_repo.as_str(), c.image_tag.as_str()), ("localhost/bb", "1"));
+        assert_eq!(c.runtime, "podman");
+        assert!(c.privileged);
+        assert_eq!(c.pod_name, "web-1");
+        assert_eq!(c.mounts[0].destination, "/data");
+        assert_eq!(c.created_time, 1_796_381_695_166_648_051);
+        assert_eq!(c.ip, "10.88.0.5");
     }
 }
