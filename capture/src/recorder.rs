@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dredge_format::state::{DropRecord, State};
+use dredge_format::state::{DropRecord, State, User};
 use dredge_format::{Metadata, Writer, WriterOptions};
 use ed25519_dalek::SigningKey;
 
@@ -117,11 +117,12 @@ impl Recorder {
         let boot = ns(rustix::time::clock_gettime(rustix::time::ClockId::Boottime));
         let boot_time = now.saturating_sub(boot);
         let machine = snapshot::machine(boot_time);
+        let host_users = snapshot::users::read(Path::new("/"), "");
         let metadata = Metadata {
             hostname: machine.hostname.clone(),
             kernel_release: machine.kernel_release.clone(),
-            boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
-            machine_id: read_trimmed("/etc/machine-id"),
+            boot_id: snapshot::read_trimmed("/proc/sys/kernel/random/boot_id"),
+            machine_id: snapshot::read_trimmed("/etc/machine-id"),
             cpu_count: machine.cpu_count,
             memory_bytes: machine.memory_bytes,
             boot_time,
@@ -130,7 +131,7 @@ impl Recorder {
             command_line: options.command_line.clone(),
             filter: if options.containers_only { "containers only" } else { "" }.to_string(),
             snaplen: options.snaplen,
-            recorded_by: recorded_by(),
+            recorded_by: recorded_by(&host_users),
             source: "record".to_string(),
             extra: Vec::new(),
         };
@@ -138,7 +139,7 @@ impl Recorder {
         let writer_options = WriterOptions { level: 3, ..WriterOptions::default() };
         let mut writer = Writer::create(&options.output, &metadata, writer_options)?;
         writer.state(&State::Machine(vec![machine]))?;
-        writer.state(&State::Users(snapshot::users::read(Path::new("/"), "")))?;
+        writer.state(&State::Users(host_users))?;
         let threads = snapshot::threads(Path::new("/proc"), boot_time);
         let mut containers = Resolver::default();
         let mut found = Vec::new();
@@ -321,16 +322,10 @@ fn realtime_ns() -> u64 {
     ns(rustix::time::clock_gettime(rustix::time::ClockId::Realtime))
 }
 
-fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
-}
-
-fn recorded_by() -> String {
+/// `name (uid)` of the user recording, named from the host's users.
+fn recorded_by(host_users: &[User]) -> String {
     let uid = rustix::process::geteuid().as_raw();
-    let name = snapshot::users::read(Path::new("/"), "")
-        .into_iter()
-        .find(|u| !u.is_group && u.uid == uid)
-        .map(|u| u.name)
-        .unwrap_or_default();
+    let name =
+        host_users.iter().find(|u| !u.is_group && u.uid == uid).map_or("", |u| u.name.as_str());
     format!("{name} ({uid})")
 }

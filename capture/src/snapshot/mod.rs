@@ -10,4 +10,4 @@ pub mod fds;
 pub mod procfs;
 pub mod users;
 
-pub use procfs::{machine, threads};
+pub use procfs::{machine, read_trimmed, threads};

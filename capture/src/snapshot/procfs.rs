@@ -6,15 +6,14 @@ use std::path::Path;
 use dredge_format::container::id_from_cgroups;
 use dredge_format::state::{Machine, Thread};
 
-/// Clock ticks per second for `/proc/PID/stat` times (`sysconf(_SC_CLK_TCK)`; 100 on Linux).
-fn ticks_per_second() -> u64 {
-    // The libc call is not unsafe-free; every Linux ABI in use fixes USER_HZ at 100.
-    100
+/// A small `/proc` or `/etc` file, trimmed; empty when it cannot be read.
+pub fn read_trimmed(path: &str) -> String {
+    fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 /// The machine: hostname, kernel, CPUs, memory and boot time (ns since the epoch).
 pub fn machine(boot_time: u64) -> Machine {
-    let read = |p: &str| fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    let read = read_trimmed;
     let memory_kb = read("/proc/meminfo")
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
@@ -109,7 +108,8 @@ fn read_thread(dir: &Path, tid: i64, pid: i64, boot_time: u64) -> Option<Thread>
     let stat_num = |i: usize| after.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
     // after[0] is field 3 (state): field N is after[N - 3].
     let start_ticks = stat_num(22 - 3);
-    let start_time = boot_time + start_ticks * (1_000_000_000 / ticks_per_second());
+    let start_time =
+        boot_time + start_ticks * (1_000_000_000 / rustix::param::clock_ticks_per_second().max(1));
     let loginuid = fs::read_to_string(dir.join("loginuid"))
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
