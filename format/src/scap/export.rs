@@ -156,17 +156,25 @@ fn legacy_form(code: u16) -> Option<(u16, usize)> {
 }
 
 /// The generic syscall event for a newer syscall event: `(code, syscall id)`, enter 0 and
-/// exit 1; `None` for events that are not syscalls.
+/// exit 1; `None` for events that are not syscalls. Worked out once per event type.
 fn legacy_generic(code: u16) -> Option<(u16, u16)> {
-    let t = table();
-    let info = t.get(code)?;
-    if !info.category.contains("syscall") {
-        return None;
-    }
-    let id = (0..u16::MAX)
-        .take_while(|&i| t.syscall_name(i).is_some())
-        .find(|&i| t.syscall_name(i) == Some(info.name))?;
-    Some((u16::from(crate::table::Direction::of(code) == crate::table::Direction::Exit), id))
+    static BY_CODE: std::sync::OnceLock<Vec<Option<(u16, u16)>>> = std::sync::OnceLock::new();
+    let by_code = BY_CODE.get_or_init(|| {
+        let t = table();
+        let ids: std::collections::HashMap<&str, u16> =
+            (0..u16::MAX).map_while(|i| t.syscall_name(i).map(|name| (name, i))).collect();
+        (0..t.len() as u16)
+            .map(|code| {
+                let info = t.get(code)?;
+                if !info.category.contains("syscall") {
+                    return None;
+                }
+                let exit = crate::table::Direction::of(code) == crate::table::Direction::Exit;
+                Some((u16::from(exit), *ids.get(info.name)?))
+            })
+            .collect()
+    });
+    by_code.get(usize::from(code)).copied().flatten()
 }
 
 #[derive(Default)]
