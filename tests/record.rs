@@ -512,3 +512,11 @@ fn containers_only_leaves_the_host_out() {
     let inside = print(&path, "container.id!=host and fd.name=/etc/shadow", "%proc.name");
     assert!(inside.lines().any(|l| l == "cat"), "{inside}");
 }
+
+#[test]
+fn an_unknown_syscall_name_is_a_usage_error() {
+    // Checked before anything is loaded, so this needs neither root nor BPF.
+    let o = dredge(&["record", "-w", "/tmp/dredge-never.dcap", "--syscalls", "nosuchcall"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("\"nosuchcall\""), "{}", text(&o));
+}

@@ -66,6 +66,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
         ),
     };
+    if let Err(name) = selection.numbers() {
+        return Err(exit::Usage(format!(
+            "--syscalls: {name:?} is not an x86_64 syscall dredge knows (or use `all`)"
+        ))
+        .into());
+    }
     let options = Options {
         output: args.output.clone(),
         selection,
