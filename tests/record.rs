@@ -422,13 +422,35 @@ fn sysdig_reads_the_same_processes_and_files_from_the_exported_capture() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // A process already running with strings longer than sysdig keeps (its command line,
+    // working directory and an open file's path): the export cuts them, or sysdig refuses
+    // the whole file.
+    let mut deep = dir.path().to_path_buf();
+    for level in 0..6 {
+        deep.push(format!("{level}{}", "d".repeat(200)));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("f"), "x").unwrap();
+    let mut long = Command::new("sh")
+        .args(["-c", "exec 3<f; sleep 60; exit 0", &"a".repeat(30_000)])
+        .current_dir(&deep)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let rec = start(&dir.path().join("host.dcap"), &[]);
     let o = Command::new("sh")
         .args(["-c", "cat /etc/hostname /etc/os-release >/dev/null; ls /usr >/dev/null"])
         .output()
         .unwrap();
     assert!(o.status.success());
+    // Its sleep ends, and so does it, during the recording.
+    let o = Command::new("pkill").args(["-P", &long.id().to_string(), "sleep"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    long.wait().unwrap();
     let path = rec.stop();
+    // dredge keeps them whole.
+    let args = print(&path, &format!("proc.pid={} and evt.type=procexit", long.id()), "%proc.args");
+    assert!(args.contains(&"a".repeat(30_000)), "{}", &args[..args.len().min(200)]);
     // Successful calls only: for a failed open, sysdig 0.29 leaves fd.name empty where
     // dredge (and current Falco) keep the path (tests/print_sysdig.rs names this difference).
     let filter = "evt.type in (open, openat, execve) and evt.dir=< and evt.rawres>=0 \

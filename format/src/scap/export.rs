@@ -9,6 +9,10 @@
 //! The process list is written in the newest layout (PL_V9). Its open-ended tail is cut to the
 //! 29 bytes readers before libs 0.10 expect when the newer fields are all unset, which both old
 //! and new readers parse the same way.
+//!
+//! Strings in the metadata blocks are cut to the lengths libscap keeps (a 4 KiB command line,
+//! 1 KiB paths): its reader refuses the whole file over one longer string. The dcap keeps them
+//! whole, so only the export loses the tail.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -70,9 +74,11 @@ impl Block {
         self
     }
 
-    /// A `u16`-length string (longer ones are cut, as libscap's writer cuts them).
-    fn str(&mut self, v: &[u8]) -> &mut Self {
-        let v = &v[..v.len().min(usize::from(u16::MAX))];
+    /// A `u16`-length string of at most `max` bytes. Readers refuse the whole file when a
+    /// string is longer than the buffer they keep it in, so longer ones are cut here, where
+    /// libscap's own /proc scan would have cut them.
+    fn str(&mut self, v: &[u8], max: usize) -> &mut Self {
+        let v = &v[..v.len().min(max).min(usize::from(u16::MAX))];
         self.u16(v.len() as u16).bytes(v)
     }
 
@@ -95,6 +101,14 @@ impl Block {
         Ok(u64::from(total))
     }
 }
+
+/// The longest strings libscap's reader accepts (`scap_limits.h`, `MAX_CREDENTIALS_STR_LEN`):
+/// paths and names, command lines, environments and cgroups, and user and group names.
+/// Fd names and credentials must also leave room for their NUL.
+const MAX_PATH: usize = 1024;
+const MAX_FD_NAME: usize = MAX_PATH - 1;
+const MAX_ARGS: usize = 4096;
+const MAX_CREDENTIAL: usize = 255;
 
 /// How an export is written.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -336,10 +350,10 @@ fn write_section(
         let at = ul.len();
         ul.u32(0);
         if u.is_group {
-            ul.u8(1).u32(u.gid).str(u.name.as_bytes());
+            ul.u8(1).u32(u.gid).str(u.name.as_bytes(), MAX_CREDENTIAL);
         } else {
-            ul.u8(0).u32(u.uid).u32(u.gid).str(u.name.as_bytes());
-            ul.str(u.home.as_bytes()).str(u.shell.as_bytes());
+            ul.u8(0).u32(u.uid).u32(u.gid).str(u.name.as_bytes(), MAX_CREDENTIAL);
+            ul.str(u.home.as_bytes(), MAX_CREDENTIAL).str(u.shell.as_bytes(), MAX_CREDENTIAL);
         }
         let entry = (ul.len() - at) as u32;
         ul.patch_u32(at, entry);
@@ -372,10 +386,12 @@ fn write_section(
 fn write_thread(pl: &mut Block, t: &Thread) {
     let at = pl.len();
     pl.u32(0).u64(t.tid as u64).u64(t.pid as u64).u64(t.ptid as u64).u64(t.sid as u64);
-    pl.u64(t.vpgid as u64).str(&t.comm).str(&t.exe).str(&t.exepath).str(&t.args).str(&t.cwd);
+    pl.u64(t.vpgid as u64).str(&t.comm, MAX_PATH).str(&t.exe, MAX_PATH);
+    pl.str(&t.exepath, MAX_PATH).str(&t.args, MAX_ARGS).str(&t.cwd, MAX_PATH);
     pl.u64(t.fdlimit).u32(t.flags).u32(t.uid).u32(t.gid);
     pl.u32(t.vm_size_kb).u32(t.vm_rss_kb).u32(t.vm_swap_kb).u64(t.pf_major).u64(t.pf_minor);
-    pl.str(&t.env).u64(t.vtid as u64).u64(t.vpid as u64).str(&t.cgroups).str(&t.root);
+    pl.str(&t.env, MAX_ARGS).u64(t.vtid as u64).u64(t.vpid as u64);
+    pl.str(&t.cgroups, MAX_ARGS).str(&t.root, MAX_PATH);
     let newer = t.pidns_init_start_ts != 0
         || t.tty != 0
         || t.exe_upper_layer
@@ -422,13 +438,13 @@ fn write_fd(fdl: &mut Block, fd: &Fd, legacy: bool) {
             fdl.bytes(&sized(&fd.sip, w)).u16(fd.sport).u8(fd.l4proto);
         }
         fd_kind::UNIX_SOCK => {
-            fdl.u64(fd.unix_source).u64(fd.unix_dest).str(&fd.name);
+            fdl.u64(fd.unix_source).u64(fd.unix_dest).str(&fd.name, MAX_FD_NAME);
         }
         fd_kind::FILE_V2 => {
-            fdl.u32(fd.open_flags).str(&fd.name).u32(fd.dev);
+            fdl.u32(fd.open_flags).str(&fd.name, MAX_FD_NAME).u32(fd.dev);
         }
         1..=21 => {
-            fdl.str(&fd.name);
+            fdl.str(&fd.name, MAX_FD_NAME);
         }
         _ => {}
     }
