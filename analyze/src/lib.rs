@@ -4,7 +4,8 @@
 //! [`state`] rebuilds threads, fds, containers and users from state blocks and events;
 //! [`fields`] gives the rules engine each field's value for an event in that state; [`replay`]
 //! drives a capture through a ruleset and collects findings; [`parquet`] writes them for SQL.
-//! [`batch`] and [`pool`] carry events with their state views to other threads.
+//! [`batch`] and [`pool`] carry events with their state views to other threads. [`spans`]
+//! decodes and pairs the tracer records applications write to mark their own work.
 
 pub mod batch;
 pub mod drops;
@@ -12,4 +13,5 @@ pub mod fields;
 pub mod parquet;
 pub mod pool;
 pub mod replay;
+pub mod spans;
 pub mod state;
