@@ -14,7 +14,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::tracer::{Dir, Packed};
+use super::tracer::{Dir, Packed, PackedIter};
 
 /// A tag list, interned: its number in [`Paths`].
 pub type PathId = u32;
@@ -71,15 +71,21 @@ impl Paths {
 }
 
 /// Where and when a record was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark {
     /// Capture time, ns since the epoch.
     pub ts: u64,
     /// The event's number in the capture.
     pub event: u64,
     pub tid: i64,
-    /// Name, value, ... (see [`Packed`]).
-    pub args: Packed,
+}
+
+/// A record's arguments, kept in the pairer's arena (most records have none, and a span
+/// table of millions should not hold a buffer per record): see [`Pairer::args`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Args {
+    start: usize,
+    len: u32,
 }
 
 /// One span: an enter, an exit, or both.
@@ -91,6 +97,8 @@ pub struct Span {
     pub enter: Option<Mark>,
     /// `None` while open (and at the end, for a span never closed).
     pub exit: Option<Mark>,
+    pub enter_args: Args,
+    pub exit_args: Args,
     pub parent: Option<SpanId>,
 }
 
@@ -106,41 +114,63 @@ impl Span {
 pub struct Pairer {
     pub paths: Paths,
     pub spans: Vec<Span>,
+    /// The packed arguments of every record that had some.
+    args: Vec<u8>,
     /// The open spans of each (id, path), innermost last.
     open: FxHashMap<(i64, PathId), Vec<SpanId>>,
 }
 
 impl Pairer {
-    /// Takes one record: opens a span, or closes the span it matches (or makes an exit-only
-    /// one). Returns the span's number.
-    pub fn record(&mut self, dir: Dir, id: i64, tags: &Packed, mark: Mark) -> SpanId {
+    /// Takes one record, with its packed arguments: opens a span, or closes the span it
+    /// matches (or makes an exit-only one). Returns the span's number.
+    pub fn record(&mut self, dir: Dir, id: i64, tags: &Packed, args: &[u8], mark: Mark) -> SpanId {
         let path = self.paths.intern(tags.as_bytes());
-        match dir {
-            Dir::Enter => {
-                let parent = self.innermost(id, self.paths.path(path).parent);
-                let span = self.push(Span { id, path, enter: Some(mark), exit: None, parent });
-                self.open.entry((id, path)).or_default().push(span);
-                span
-            }
-            Dir::Exit => {
-                if let Some(span) = self.open.get_mut(&(id, path)).and_then(Vec::pop) {
-                    self.spans[span as usize].exit = Some(mark);
-                    return span;
-                }
-                let parent = self.innermost(id, self.paths.path(path).parent);
-                self.push(Span { id, path, enter: None, exit: Some(mark), parent })
+        let args = self.keep(args);
+        if dir == Dir::Exit {
+            if let Some(span) = self.open.get_mut(&(id, path)).and_then(Vec::pop) {
+                let s = &mut self.spans[span as usize];
+                (s.exit, s.exit_args) = (Some(mark), args);
+                return span;
             }
         }
+
+        let parent = self.innermost(id, self.paths.path(path).parent);
+        let mut span = Span {
+            id,
+            path,
+            enter: None,
+            exit: None,
+            enter_args: Args::default(),
+            exit_args: Args::default(),
+            parent,
+        };
+        if dir == Dir::Enter {
+            (span.enter, span.enter_args) = (Some(mark), args);
+        } else {
+            (span.exit, span.exit_args) = (Some(mark), args);
+        }
+        self.spans.push(span);
+        let number = (self.spans.len() - 1) as SpanId;
+        if dir == Dir::Enter {
+            self.open.entry((id, path)).or_default().push(number);
+        }
+        number
+    }
+
+    fn keep(&mut self, args: &[u8]) -> Args {
+        let start = self.args.len();
+        self.args.extend_from_slice(args);
+        Args { start, len: args.len() as u32 }
+    }
+
+    /// The arguments `args` refers to: name, value, name, value, ...
+    pub fn args(&self, args: Args) -> PackedIter<'_> {
+        PackedIter::of(&self.args[args.start..args.start + args.len as usize])
     }
 
     /// The innermost open span of `id` with tag list `path`.
     fn innermost(&self, id: i64, path: Option<PathId>) -> Option<SpanId> {
         self.open.get(&(id, path?))?.last().copied()
-    }
-
-    fn push(&mut self, span: Span) -> SpanId {
-        self.spans.push(span);
-        (self.spans.len() - 1) as SpanId
     }
 
     /// The spans open now, in no particular order.
@@ -162,16 +192,16 @@ mod tests {
     }
 
     fn at(ts: u64) -> Mark {
-        Mark { ts, event: ts, tid: 1, args: Packed::default() }
+        Mark { ts, event: ts, tid: 1 }
     }
 
     #[test]
     fn nested_spans_pair_with_their_parents() {
         let mut p = Pairer::default();
-        let root = p.record(Dir::Enter, 7, &tags("root"), at(100));
-        let child = p.record(Dir::Enter, 7, &tags("root.child"), at(200));
-        assert_eq!(p.record(Dir::Exit, 7, &tags("root.child"), at(1000)), child);
-        assert_eq!(p.record(Dir::Exit, 7, &tags("root"), at(1700)), root);
+        let root = p.record(Dir::Enter, 7, &tags("root"), b"", at(100));
+        let child = p.record(Dir::Enter, 7, &tags("root.child"), b"", at(200));
+        assert_eq!(p.record(Dir::Exit, 7, &tags("root.child"), b"", at(1000)), child);
+        assert_eq!(p.record(Dir::Exit, 7, &tags("root"), b"", at(1700)), root);
         assert_eq!(p.spans[child as usize].parent, Some(root));
         assert_eq!(p.spans[child as usize].duration(), Some(800));
         assert_eq!(p.spans[root as usize].duration(), Some(1600));
@@ -179,21 +209,35 @@ mod tests {
     }
 
     #[test]
+    fn each_side_keeps_its_own_arguments() {
+        let mut args = Packed::default();
+        for item in ["a", "1", "b", "xyz"] {
+            args.push(item.as_bytes());
+        }
+        let mut p = Pairer::default();
+        let s = p.record(Dir::Enter, 7, &tags("x"), args.as_bytes(), at(0));
+        p.record(Dir::Exit, 7, &tags("x"), b"", at(1));
+        let s = &p.spans[s as usize];
+        assert_eq!(p.args(s.enter_args).collect::<Vec<_>>(), [&b"a"[..], b"1", b"b", b"xyz"]);
+        assert_eq!(p.args(s.exit_args).count(), 0);
+    }
+
+    #[test]
     fn equal_spans_close_last_in_first_out() {
         let mut p = Pairer::default();
-        let outer = p.record(Dir::Enter, 1, &tags("dupe"), at(0));
-        let inner = p.record(Dir::Enter, 1, &tags("dupe"), at(400));
-        assert_eq!(p.record(Dir::Exit, 1, &tags("dupe"), at(800)), inner);
-        assert_eq!(p.record(Dir::Exit, 1, &tags("dupe"), at(1200)), outer);
+        let outer = p.record(Dir::Enter, 1, &tags("dupe"), b"", at(0));
+        let inner = p.record(Dir::Enter, 1, &tags("dupe"), b"", at(400));
+        assert_eq!(p.record(Dir::Exit, 1, &tags("dupe"), b"", at(800)), inner);
+        assert_eq!(p.record(Dir::Exit, 1, &tags("dupe"), b"", at(1200)), outer);
         assert_eq!(p.spans[outer as usize].duration(), Some(1200));
     }
 
     #[test]
     fn ids_and_tag_lists_must_both_match() {
         let mut p = Pairer::default();
-        let a = p.record(Dir::Enter, 1, &tags("a"), at(0));
-        let other_id = p.record(Dir::Exit, 2, &tags("a"), at(5));
-        let other_tags = p.record(Dir::Exit, 1, &tags("a.b"), at(6));
+        let a = p.record(Dir::Enter, 1, &tags("a"), b"", at(0));
+        let other_id = p.record(Dir::Exit, 2, &tags("a"), b"", at(5));
+        let other_tags = p.record(Dir::Exit, 1, &tags("a.b"), b"", at(6));
         assert_ne!(other_id, a);
         assert_ne!(other_tags, a);
         assert_eq!(p.spans[other_id as usize].enter, None);
@@ -207,7 +251,7 @@ mod tests {
         let mut one = Packed::default();
         one.push(b"a.b");
         let mut p = Pairer::default();
-        let s = p.record(Dir::Enter, 0, &one, at(0));
-        assert_ne!(p.record(Dir::Exit, 0, &tags("a.b"), at(1)), s);
+        let s = p.record(Dir::Enter, 0, &one, b"", at(0));
+        assert_ne!(p.record(Dir::Exit, 0, &tags("a.b"), b"", at(1)), s);
     }
 }

@@ -113,6 +113,13 @@ impl fmt::Debug for Packed {
 #[derive(Clone)]
 pub struct PackedIter<'a>(&'a [u8]);
 
+impl<'a> PackedIter<'a> {
+    /// The items of the packed bytes `bytes` (from [`Packed::as_bytes`]).
+    pub fn of(bytes: &'a [u8]) -> PackedIter<'a> {
+        PackedIter(bytes)
+    }
+}
+
 impl<'a> Iterator for PackedIter<'a> {
     type Item = &'a [u8];
 
