@@ -23,7 +23,7 @@ fn request(tid: i64, n: usize) -> Vec<String> {
     w.push(format!(">:{tid}:http.db.fetch::"));
     w.push(format!("<:{tid}:http.db.fetch:rows=12:"));
     w.push(format!("<:{tid}:http.db::"));
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         w.push(format!(">:{tid}:http.cache::"));
         w.push(format!("<:{tid}:http.cache:hit=1:"));
     }
