@@ -17,6 +17,7 @@ use dredge_rules::alert::{push_int, push_uint};
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
+use crate::spans::fields::{SPAN_FIELDS, SpanField};
 use crate::state::{Fd, Needs, Op, Role, Tables, Thread, View, code};
 
 /// The fields replay extracts, by kind: the catalogue's field numbers map to these once, so
@@ -102,6 +103,8 @@ enum F {
     ContainerType,
     ContainerPrivileged,
     ContainerFullId,
+    /// A `span.*` field (tracer events only).
+    Span(SpanField),
     /// A catalogue field replay has no value for.
     Other,
 }
@@ -194,9 +197,14 @@ const KINDS: &[(&str, F)] = &[
 /// The kind of catalogue field `id`.
 fn kind_of(id: u32) -> F {
     static BY_ID: LazyLock<Vec<F>> = LazyLock::new(|| {
+        let span =
+            |name: &str| SPAN_FIELDS.iter().find(|(n, _)| *n == name).map(|(_, f)| F::Span(*f));
         dredge_rules::catalogue::fields()
             .iter()
-            .map(|d| KINDS.iter().find(|(n, _)| *n == d.name).map_or(F::Other, |(_, f)| *f))
+            .map(|d| {
+                let kind = KINDS.iter().find(|(n, _)| *n == d.name).map(|(_, f)| *f);
+                kind.or_else(|| span(d.name)).unwrap_or(F::Other)
+            })
             .collect()
     });
     BY_ID.get(id as usize).copied().unwrap_or(F::Other)
@@ -527,7 +535,7 @@ pub fn render_param_into(ev: &Event<'_>, i: usize, out: &mut Vec<u8>) -> bool {
             let null =
                 matches!(info.kind, ParamType::SockTuple | ParamType::FdList | ParamType::Dyn);
             match info.kind {
-                ParamType::Bytebuf => {}
+                ParamType::Bytebuf | ParamType::CharbufArray | ParamType::CharbufPairArray => {}
                 _ => out.extend_from_slice(if null { b"NULL" } else { b"<NA>" }),
             }
             Ok(())
@@ -536,7 +544,28 @@ pub fn render_param_into(ev: &Event<'_>, i: usize, out: &mut Vec<u8>) -> bool {
             out.extend(s.iter().map(|&b| if b == 0 { b'.' } else { b }));
             Ok(())
         }
-        Value::Bytes(s) | Value::StrList(s) => {
+        // A tracer's tags show as `a.b`, its arguments as `n:v,n:v`, as sysdig showed them.
+        Value::StrList(s) => {
+            let items = s.strip_suffix(b"\0").unwrap_or(s).split(|&b| b == 0);
+            let items = items.filter(|_| !s.is_empty());
+            if info.kind == ParamType::CharbufPairArray {
+                for (i, item) in items.enumerate() {
+                    if i > 0 {
+                        out.push(if i % 2 == 1 { b':' } else { b',' });
+                    }
+                    out.extend_from_slice(item);
+                }
+            } else {
+                for (i, item) in items.enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(item);
+                }
+            }
+            Ok(())
+        }
+        Value::Bytes(s) => {
             push_buffer(out, s);
             Ok(())
         }
@@ -1111,6 +1140,16 @@ impl<'a> Fields for EventFields<'a> {
                     },
                     None => Extracted::Missing,
                 },
+                None => Extracted::Missing,
+            },
+            F::Span(field) => match &self.view.span {
+                Some(span) => {
+                    // `span.arg.NAME` and `span.enterarg.NAME` carry their argument in the name.
+                    let dotted = ["span.arg.", "span.enterarg."]
+                        .iter()
+                        .find_map(|base| name.strip_prefix(base));
+                    crate::spans::fields::extract(field, f.arg.as_deref().or(dotted), span)
+                }
                 None => Extracted::Missing,
             },
             F::Other => Extracted::Missing,

@@ -22,6 +22,7 @@ use dredge_rules::ruleset::Ruleset;
 use crate::batch::Batch;
 use crate::drops::{DropMonitor, DropOccurrence, DropPolicy};
 use crate::fields::EventFields;
+use crate::spans::SpanState;
 use crate::state::{Needs, Prepared, State};
 
 /// Something replay reports as it goes.
@@ -127,6 +128,7 @@ struct Tracker<'a, T> {
     ruleset: &'a Ruleset,
     state: State,
     normalizer: Normalizer,
+    spans: SpanState,
     monitor: Option<DropMonitor>,
     summary: Summary,
     batch: Batch,
@@ -166,12 +168,21 @@ impl<T> Tracker<'_, T> {
                 }
             };
             self.state.before(&ev);
-            if !self.ruleset.candidates(ev.code()).is_empty() {
+            // A write that carries a tracer record is seen by rules as the tracer event.
+            if let Some(traced) = self.spans.take(&ev, &self.state) {
+                let tracer = traced.event(ev.num);
+                if !self.ruleset.candidates(tracer.code()).is_empty() {
+                    self.summary.evaluated += 1;
+                    let mut view = self.state.view_of(&tracer, &tracer, Needs::ALL);
+                    view.span = Some(traced.span.clone());
+                    self.batch.push(&tracer, None, view, &self.state.tables);
+                }
+            } else if !self.ruleset.candidates(ev.code()).is_empty() {
                 self.summary.evaluated += 1;
                 self.batch.push_viewed(&ev, None, &mut self.state, Needs::ALL);
-                if self.batch.len() >= BATCH {
-                    ship(&mut self.batch);
-                }
+            }
+            if self.batch.len() >= BATCH {
+                ship(&mut self.batch);
             }
             self.state.after(&ev);
         }
@@ -268,6 +279,7 @@ pub fn replay_parallel<T: Send>(
         ruleset,
         state: State::with_hostname(&capture.metadata().hostname),
         normalizer: Normalizer::new(),
+        spans: SpanState::default(),
         monitor,
         summary: Summary::default(),
         batch: Batch::default(),

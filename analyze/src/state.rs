@@ -218,6 +218,8 @@ pub struct View {
     /// The threads and fds the event's other pid and fd parameters name (`evt.args` shows
     /// them by name); looked up only when [`Needs::args`] says so.
     pub named: Option<Box<Named>>,
+    /// For a tracer event: its span (see [`crate::spans::track`]).
+    pub span: Option<Arc<crate::spans::SpanInfo>>,
 }
 
 /// See [`View::named`].
@@ -687,6 +689,7 @@ impl State {
             && !needs.args
             && !path
             && last.path.is_none()
+            && last.span.is_none()
             && same(last.thread.as_ref(), thread)
             && same(last.process.as_ref(), process)
             && match lineage {
@@ -706,6 +709,7 @@ impl State {
             fd: fd.cloned(),
             path: path.then(|| self.resolve(args, tid).into()),
             named: if needs.args { self.named(ev, thread, fd_num) } else { None },
+            span: None,
         })
     }
 

@@ -122,7 +122,8 @@ impl Catalogue for FieldTable {
                 if def.has("arg_index")
                     && !def.has("arg_key")
                     && !def.has("arg_dotted")
-                    && a.parse::<u32>().is_err() =>
+                    && a.parse::<u32>().is_err()
+                    && !(def.has("arg_negative") && a.parse::<i32>().is_ok()) =>
             {
                 return Err(format!("filter {name}: argument '{a}' is not a number"));
             }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use dredge_analyze::parquet::EventsWriter;
+use dredge_analyze::spans::SpanState;
 use dredge_analyze::state::Needs;
 use dredge_format::scap;
 use dredge_rules::eval::eval;
@@ -72,14 +73,21 @@ fn events(args: &Args, out: &Path) -> anyhow::Result<u8> {
     let written = super::write_into_place(out, |partial| {
         let mut writer = EventsWriter::create(partial)?;
         let mut write_error = None;
-        let damaged =
-            super::print::walk(&args.input, &opened.capture, false, Needs::ALL, &mut |shown| {
+        let spans = &mut SpanState::default();
+        let damaged = super::print::walk(
+            &args.input,
+            &opened.capture,
+            false,
+            Needs::ALL,
+            spans,
+            &mut |shown| {
                 let f = shown.fields();
                 if write_error.is_none() && filter.as_ref().is_none_or(|flt| eval(flt, &f)) {
                     write_error = writer.push(shown.block, &f).err();
                 }
                 Ok(())
-            })?;
+            },
+        )?;
         if let Some(e) = write_error {
             return Err(e.into());
         }

@@ -9,6 +9,7 @@ pub mod print;
 pub mod record;
 pub mod replay;
 pub mod rules;
+pub mod spans;
 pub mod verify;
 
 use std::io::Read;

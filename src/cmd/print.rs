@@ -9,6 +9,7 @@ use std::sync::Arc;
 use dredge_analyze::batch::Batch;
 use dredge_analyze::fields::EventFields;
 use dredge_analyze::pool::ordered;
+use dredge_analyze::spans::SpanState;
 use dredge_analyze::state::{Needs, State, Tables, View};
 use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_format::{BlockKind, Event};
@@ -76,14 +77,16 @@ fn consumed(code: u16) -> bool {
 }
 
 /// Walks the events of `capture` as sysdig shows them (numbered as sysdig numbers them,
-/// meta events consumed, internal ones only with `debug`), with the state rebuilt as it goes;
-/// `visit` gets each event shown. Returns whether the capture was damaged (damaged blocks are
+/// meta events consumed, internal ones only with `debug`, writes that carry tracer records as
+/// tracer events), with the state rebuilt as it goes; `visit` gets each event shown, and
+/// `spans` ends with every span. Returns whether the capture was damaged (damaged blocks are
 /// reported on stderr and skipped).
 pub(crate) fn walk(
     file: &std::path::Path,
     capture: &dredge_format::Capture,
     debug: bool,
     needs: Needs,
+    spans: &mut SpanState,
     visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<bool> {
     let mut state = State::with_hostname(&capture.metadata().hostname);
@@ -123,13 +126,24 @@ pub(crate) fn walk(
                 _ => None,
             };
             state.before(merged.as_ref().unwrap_or(&ev));
+            // A write that carries a tracer record shows as the tracer event.
+            let traced = spans.take(merged.as_ref().unwrap_or(&ev), &state);
             // The container list at the head of a capture is consumed; a container announced
             // later is an event sysdig shows.
             let announced_late = matches!(ev.code(), 272 | 324) && seen_other;
             seen_other |= !consumed(ev.code());
             let hidden = (consumed(ev.code()) && !announced_late)
-                || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")));
-            if !hidden {
+                || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")))
+                || spans.hides(&ev, &state);
+            if let Some(t) = &traced {
+                let tracer = t.event(ev.num);
+                let mut view = state.view_of(&tracer, &tracer, needs);
+                view.span = Some(t.span.clone());
+                let tables = &state.tables;
+                let shown =
+                    Shown { block: entry.header.seq, event: &tracer, merged: None, view, tables };
+                visit(shown)?;
+            } else if !hidden {
                 let view = state.view_of(&ev, merged.as_ref().unwrap_or(&ev), needs);
                 let (tables, merged) = (&state.tables, merged.as_ref());
                 visit(Shown { block: entry.header.seq, event: &ev, merged, view, tables })?;
@@ -205,7 +219,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut damaged = false;
     ordered(threads, &lines, &mut sink, |pool, sink| {
         let mut job = fresh();
-        damaged = walk(&args.file, &opened.capture, args.debug, needs, &mut |shown| {
+        let spans = &mut SpanState::default();
+        damaged = walk(&args.file, &opened.capture, args.debug, needs, spans, &mut |shown| {
             if !job.0.is_empty() && !Arc::ptr_eq(&job.0.tables, shown.tables) {
                 pool.submit(std::mem::replace(&mut job, fresh()), sink)?;
             }

@@ -70,6 +70,11 @@ impl Fragments {
         self.pending.remove(&tid);
     }
 
+    /// Whether thread `tid` has a piece waiting for its next write.
+    pub fn is_waiting(&self, tid: i64) -> bool {
+        self.pending.contains_key(&tid)
+    }
+
     /// Threads with a piece still waiting.
     pub fn waiting(&self) -> usize {
         self.pending.len()

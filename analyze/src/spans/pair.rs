@@ -165,7 +165,12 @@ impl Pairer {
 
     /// The arguments `args` refers to: name, value, name, value, ...
     pub fn args(&self, args: Args) -> PackedIter<'_> {
-        PackedIter::of(&self.args[args.start..args.start + args.len as usize])
+        PackedIter::of(self.args_bytes(args))
+    }
+
+    /// The same, packed (see [`Packed::as_bytes`]).
+    pub fn args_bytes(&self, args: Args) -> &[u8] {
+        &self.args[args.start..args.start + args.len as usize]
     }
 
     /// The innermost open span of `id` with tag list `path`.
