@@ -542,3 +542,99 @@ fn an_unknown_syscall_name_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("\"nosuchcall\""), "{}", text(&o));
 }
+
+#[test]
+fn spans_written_in_a_container_nest_time_and_fire_a_rule_on_the_slow_one() {
+    let Some((dir, image)) = container_dir() else { return };
+    let name = format!("dredge-spans-{}", std::process::id());
+    let rec = start(&dir.path().join("spans.dcap"), &[]);
+    // Three jobs, each a fetch and a store; the second job's store is the slow one. The shell
+    // writes its records with the echo builtin, opening /dev/null each time, ids `p`.
+    let script = "for i in 1 2 3; do \
+                    echo \">:p:job:n=$i:\" >/dev/null; \
+                    echo '>:p:job.fetch::' >/dev/null; /bin/sleep 0.05; \
+                    echo '<:p:job.fetch::' >/dev/null; \
+                    echo '>:p:job.store::' >/dev/null; \
+                    if [ $i = 2 ]; then /bin/sleep 0.6; fi; \
+                    echo '<:p:job.store:ok=1:' >/dev/null; \
+                    echo '<:p:job::' >/dev/null; \
+                  done";
+    let o = Command::new("podman")
+        .args(["--runtime", "runc", "run", "--rm", "--ulimit", "nofile=20000:20000"])
+        .args(["--ulimit", "nproc=1000:1000", "--name", &name, &image, "/bin/sh", "-c", script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "podman run: {}", text(&o));
+    let path = rec.stop();
+    let ours = format!("container.name={name}");
+
+    // The tree: each job with its fetch and store under it, all closed.
+    let o = dredge(&["spans", path.to_str().unwrap(), &ours, "--tree"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let (list, summary) = out.split_once("\n\n").unwrap();
+    let heading = list.lines().next().unwrap();
+    let (tags_at, args_at) = (heading.find("TAGS").unwrap(), heading.find("ARGS").unwrap());
+    let tags: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .map(|l| {
+            assert!(l.contains(&name), "{l}");
+            assert!(!l.contains(" open ") && !l.contains("no enter"), "{l}");
+            l[tags_at..args_at.min(l.len())].trim_end()
+        })
+        .collect();
+    let job = ["job", "  job.fetch", "  job.store"];
+    assert_eq!(tags, [job, job, job].concat(), "{list}");
+    let counts: Vec<Vec<&str>> =
+        summary.lines().skip(1).map(|l| l.split_whitespace().take(4).collect()).collect();
+    assert_eq!(
+        counts,
+        [["job", "3", "0", "0"], ["job.fetch", "3", "0", "0"], ["job.store", "3", "0", "0"]],
+        "{summary}"
+    );
+
+    // Durations, from the exits: each job lasts as long as its parts; only the second store
+    // is slow.
+    let exits = print(
+        &path,
+        &format!("evt.type=tracer and evt.dir=< and {ours}"),
+        "*%span.tags %span.duration %span.rawparenttime %span.enterarg.n",
+    );
+    let exits: Vec<Vec<&str>> = exits.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(exits.len(), 9, "{exits:?}");
+    const MS: u64 = 1_000_000;
+    for (i, job) in exits.chunks(3).enumerate() {
+        let d = |k: usize| -> u64 { job[k][1].parse().unwrap() };
+        assert_eq!((job[0][0], job[1][0], job[2][0]), ("job.fetch", "job.store", "job"));
+        assert!((50 * MS..5_000 * MS).contains(&d(0)), "fetch {:?}", job[0]);
+        if i == 1 {
+            assert!((600 * MS..10_000 * MS).contains(&d(1)), "slow store {:?}", job[1]);
+        } else {
+            assert!(d(1) < 300 * MS, "store {:?}", job[1]);
+        }
+        assert!(d(2) >= d(0) + d(1), "job {:?} against {job:?}", job[2]);
+        assert_eq!(job[2][3], (i + 1).to_string(), "the job's n argument");
+        // Children name their job's enter as parent.
+        assert_eq!(job[0][2], job[1][2]);
+        assert_ne!(job[0][2], "<NA>");
+    }
+
+    // A rule on span.duration fires on the slow store only.
+    let rules = dir.path().join("slow-span.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Slow store\n  desc: a store span over 300 ms\n  \
+         condition: evt.type=tracer and evt.dir=< and span.tags=job.store \
+         and span.duration > 300000000\n  \
+         output: slow %span.tags took %span.duration.human (container=%container.name)\n  \
+         priority: WARNING\n",
+    )
+    .unwrap();
+    let o = dredge(&["replay", path.to_str().unwrap(), "-r", rules.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let findings = String::from_utf8(o.stdout).unwrap();
+    let ours: Vec<&str> = findings.lines().filter(|l| l.contains(&name)).collect();
+    assert_eq!(ours.len(), 1, "{findings}");
+    assert!(ours[0].contains("slow job.store took "), "{}", ours[0]);
+}

@@ -56,7 +56,9 @@ enum filler {
 #define SCRATCH (2 * HALF)
 #define PATH_MAX 4096
 
-/* One per syscall number: code (bits 0-15), filler (16-23), wanted (bit 24). */
+/* One per syscall number: code (bits 0-15), filler (16-23), wanted (bit 24), and bit 25: wanted
+ * only when the fd (the first argument) is the null device. Writes to /dev/null carry tracer
+ * spans, so they are kept even when I/O is not recorded. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 512);
@@ -306,6 +308,11 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	u32 s = *slot;
 	if (!(s >> 24))
 		return 0;
+	if (s >> 25) {
+		struct file *file = fd_file((int)regs->di);
+		if (!file || BPF_CORE_READ(file, f_inode, i_rdev) != DEV_NULL_RDEV)
+			return 0;
+	}
 	u32 filler = (s >> 16) & 0xff;
 	if (filler == F_IO && io_small(regs, ret, s & 0xffff, id))
 		return 0;

@@ -65,10 +65,16 @@ impl Syscall {
 
     /// The value of this syscall's slot in the kernel's `syscalls` map: bits 0-15 the event
     /// code (the syscall id for the generic exit), 16-23 the filler, bit 24 set when wanted.
+    /// A `write` that is not wanted is still wanted on the null device (bit 25): writes to
+    /// `/dev/null` carry applications' tracer spans, and cost little to keep.
     pub fn slot(&self, wanted: bool) -> u32 {
         let filler = self.filler();
         let code = if filler == Filler::Generic { self.sc } else { self.exit_code };
-        u32::from(code) | (filler as u32) << 16 | u32::from(wanted) << 24
+        let null_only = !wanted && self.name == "write";
+        u32::from(code)
+            | (filler as u32) << 16
+            | u32::from(wanted || null_only) << 24
+            | u32::from(null_only) << 25
     }
 }
 
@@ -386,6 +392,11 @@ mod tests {
     fn slots_pack_code_filler_and_wanted() {
         let read = by_name("read").unwrap();
         assert_eq!(read.slot(true), 7 | 2 << 16 | 1 << 24);
+        assert_eq!(read.slot(false) >> 24, 0);
+        // An unwanted write is still wanted on the null device (tracer spans).
+        let write = by_name("write").unwrap();
+        assert_eq!(write.slot(false) >> 24, 0b11);
+        assert_eq!(write.slot(true) >> 24, 0b01);
         let wait4 = by_name("wait4").unwrap();
         assert_eq!(wait4.slot(false) & 0xffff, u32::from(wait4.sc));
     }

@@ -120,10 +120,10 @@ fn args_text(pairer: &Pairer, span: &Span) -> String {
 }
 
 fn list(
-    out: &mut impl Write,
+    out: &mut dyn Write,
     pairer: &Pairer,
     chosen: &[SpanId],
-    contexts: &BTreeMap<SpanId, Origin>,
+    origins: &BTreeMap<SpanId, Origin>,
     tree: bool,
 ) -> std::io::Result<()> {
     // In tree form, a span follows its parent (when the parent is listed too).
@@ -149,34 +149,49 @@ fn list(
         order.extend(chosen.iter().map(|&n| (n, 0)));
     }
 
-    writeln!(
-        out,
-        "{:<34} {:>10} {:>8}  {:<24} {:<16} TAGS  ARGS",
-        "START", "DURATION", "ID", "PROCESS", "CONTAINER"
-    )?;
-    for (n, depth) in order {
-        let span = &pairer.spans[n as usize];
-        let start = match span.enter {
-            Some(m) => Utc::from_ns(m.ts).iso8601(),
-            None => "-".into(),
-        };
-        let duration = match (span.duration(), span.enter) {
-            (Some(d), _) => human(d),
-            (None, Some(_)) => "open".into(),
-            (None, None) => "no enter".into(),
-        };
-        let (process, container) = match contexts.get(&n) {
-            Some(c) => (format!("{} ({})", c.comm, c.pid), c.container.as_str()),
-            None => ("<NA>".into(), "<NA>"),
-        };
-        let indent = "  ".repeat(depth);
-        let tags = tags(pairer, span);
-        writeln!(
-            out,
-            "{start:<34} {duration:>10} {:>8}  {process:<24} {container:<16} {indent}{tags}  {}",
-            span.id,
-            args_text(pairer, span)
-        )?;
+    // Columns as wide as their widest cell, so that every column starts where its heading
+    // does.
+    let rows: Vec<[String; 7]> = order
+        .into_iter()
+        .map(|(n, depth)| {
+            let span = &pairer.spans[n as usize];
+            let start = match span.enter {
+                Some(m) => Utc::from_ns(m.ts).iso8601(),
+                None => "-".into(),
+            };
+            let duration = match (span.duration(), span.enter) {
+                (Some(d), _) => human(d),
+                (None, Some(_)) => "open".into(),
+                (None, None) => "no enter".into(),
+            };
+            let (process, container) = match origins.get(&n) {
+                Some(o) => (format!("{} ({})", o.comm, o.pid), o.container.clone()),
+                None => ("<NA>".into(), "<NA>".into()),
+            };
+            let tags = format!("{}{}", "  ".repeat(depth), tags(pairer, span));
+            let id = span.id.to_string();
+            [start, duration, id, process, container, tags, args_text(pairer, span)]
+        })
+        .collect();
+    let heading = ["START", "DURATION", "ID", "PROCESS", "CONTAINER", "TAGS", "ARGS"];
+    let mut widths = heading.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, cells: [&str; 7]| -> std::io::Result<()> {
+        let [start, duration, id, process, container, tags, args] = cells;
+        let [w0, w1, w2, w3, w4, w5, _] = widths;
+        let text = format!(
+            "{start:<w0$}  {duration:>w1$}  {id:>w2$}  {process:<w3$}  {container:<w4$}  \
+             {tags:<w5$}  {args}"
+        );
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(out, heading)?;
+    for row in &rows {
+        line(out, std::array::from_fn(|i| row[i].as_str()))?;
     }
     Ok(())
 }
