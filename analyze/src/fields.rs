@@ -17,7 +17,7 @@ use dredge_rules::alert::{push_int, push_uint};
 use dredge_rules::compile::FieldRef;
 use dredge_rules::eval::{Extracted, Fields, Val};
 
-use crate::spans::fields::{SPAN_FIELDS, SpanField};
+use crate::spans::fields::{Asker, InField, SPAN_FIELDS, Scope, SpanField, in_field};
 use crate::state::{Fd, Needs, Op, Role, Tables, Thread, View, code};
 
 /// The fields replay extracts, by kind: the catalogue's field numbers map to these once, so
@@ -105,6 +105,8 @@ enum F {
     ContainerFullId,
     /// A `span.*` field (tracer events only).
     Span(SpanField),
+    /// An `evtin.span.*` field.
+    In(Scope, InField),
     /// A catalogue field replay has no value for.
     Other,
 }
@@ -203,7 +205,8 @@ fn kind_of(id: u32) -> F {
             .iter()
             .map(|d| {
                 let kind = KINDS.iter().find(|(n, _)| *n == d.name).map(|(_, f)| *f);
-                kind.or_else(|| span(d.name)).unwrap_or(F::Other)
+                let inside = || in_field(d.name).map(|(s, f)| F::In(s, f));
+                kind.or_else(|| span(d.name)).or_else(inside).unwrap_or(F::Other)
             })
             .collect()
     });
@@ -222,6 +225,7 @@ pub fn needs(id: u32) -> Needs {
         }
         // Fds and pids shown with their names.
         EvtArgs => Needs::ARGS,
+        In(..) => Needs { spans: true, ..Needs::NONE },
         _ => Needs::NONE,
     }
 }
@@ -1152,6 +1156,22 @@ impl<'a> Fields for EventFields<'a> {
                 }
                 None => Extracted::Missing,
             },
+            F::In(scope, field) => {
+                let Some(inside) = &self.view.inside else { return Extracted::Missing };
+                let asker = match (t, self.process()) {
+                    (Some(t), p) => Asker { tid: ev.tid(), pid: t.pid, ppid: p.unwrap_or(t).ptid },
+                    (None, _) => Asker { tid: ev.tid(), pid: ev.tid(), ppid: -1 },
+                };
+                // `evtin.span.arg.NAME` carries its argument in the name.
+                let dotted = name.split_once(".arg.").map(|(_, a)| a);
+                crate::spans::fields::extract_in(
+                    scope,
+                    field,
+                    f.arg.as_deref().or(dotted),
+                    inside,
+                    asker,
+                )
+            }
             F::Other => Extracted::Missing,
         }
     }

@@ -169,12 +169,13 @@ impl<T> Tracker<'_, T> {
             };
             self.state.before(&ev);
             // A write that carries a tracer record is seen by rules as the tracer event.
-            if let Some(traced) = self.spans.take(&ev, &self.state) {
+            if let Some(traced) = self.spans.take(&ev, &mut self.state) {
                 let tracer = traced.event(ev.num);
                 if !self.ruleset.candidates(tracer.code()).is_empty() {
                     self.summary.evaluated += 1;
                     let mut view = self.state.view_of(&tracer, &tracer, Needs::ALL);
                     view.span = Some(traced.span.clone());
+                    view.inside = Some(traced.inside.clone());
                     self.batch.push(&tracer, None, view, &self.state.tables);
                 }
             } else if !self.ruleset.candidates(ev.code()).is_empty() {

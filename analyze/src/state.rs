@@ -23,6 +23,8 @@ use dredge_format::table::{flag, table};
 use dredge_format::{State as Recorded, split_nul};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::spans::OpenSpan;
+
 /// One thread.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Thread {
@@ -199,6 +201,9 @@ pub struct State {
     /// The capture's IPv4 interfaces (address, netmask): a socket's unknown local address is
     /// taken from them, as libsinsp does.
     interfaces: Vec<([u8; 4], [u8; 4])>,
+    /// The spans open now, in the order they were opened (kept by
+    /// [`SpanState`](crate::spans::SpanState)).
+    pub open_spans: Arc<[OpenSpan]>,
 }
 
 /// What the fields of one event need from the state, as of that event: shared versions that
@@ -220,6 +225,8 @@ pub struct View {
     pub named: Option<Box<Named>>,
     /// For a tracer event: its span (see [`crate::spans::track`]).
     pub span: Option<Arc<crate::spans::SpanInfo>>,
+    /// The spans open around the event (`evtin.span.*`), when [`Needs::spans`] says so.
+    pub inside: Option<Arc<[OpenSpan]>>,
 }
 
 /// See [`View::named`].
@@ -238,19 +245,22 @@ pub struct Needs {
     pub fd: bool,
     /// The threads and fds its parameters name (`evt.args`).
     pub args: bool,
+    /// The spans open around it (`evtin.span.*`).
+    pub spans: bool,
 }
 
 impl Needs {
     /// What rules read (`evt.args` in an output shows the numbers alone).
-    pub const ALL: Needs = Needs { lineage: true, fd: true, args: false };
-    pub const NONE: Needs = Needs { lineage: false, fd: false, args: false };
-    pub const ARGS: Needs = Needs { lineage: true, fd: true, args: true };
+    pub const ALL: Needs = Needs { lineage: true, fd: true, args: false, spans: true };
+    pub const NONE: Needs = Needs { lineage: false, fd: false, args: false, spans: false };
+    pub const ARGS: Needs = Needs { lineage: true, fd: true, args: true, spans: false };
 
     pub fn union(self, other: Needs) -> Needs {
         Needs {
             lineage: self.lineage || other.lineage,
             fd: self.fd || other.fd,
             args: self.args || other.args,
+            spans: self.spans || other.spans,
         }
     }
 }
@@ -690,6 +700,11 @@ impl State {
             && !path
             && last.path.is_none()
             && last.span.is_none()
+            && match (&last.inside, needs.spans) {
+                (Some(l), true) => Arc::ptr_eq(l, &self.open_spans),
+                (None, false) => true,
+                _ => false,
+            }
             && same(last.thread.as_ref(), thread)
             && same(last.process.as_ref(), process)
             && match lineage {
@@ -710,6 +725,7 @@ impl State {
             path: path.then(|| self.resolve(args, tid).into()),
             named: if needs.args { self.named(ev, thread, fd_num) } else { None },
             span: None,
+            inside: needs.spans.then(|| self.open_spans.clone()),
         })
     }
 

@@ -13,7 +13,7 @@ use dredge_analyze::spans::SpanState;
 use dredge_analyze::state::{Needs, State, Tables, View};
 use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_format::{BlockKind, Event};
-use dredge_rules::alert::TextFormat;
+use dredge_rules::alert::{TextFormat, render};
 use dredge_rules::catalogue::fields;
 use dredge_rules::compile::{Filter, compile};
 use dredge_rules::eval::eval;
@@ -29,6 +29,11 @@ const BATCH: usize = 2048;
 const DEFAULT_FORMAT: &str =
     "*%evt.num %evt.time %evt.cpu %proc.name (%thread.tid) %evt.dir %evt.type %evt.args";
 
+/// The fields of sysdig's default JSON line (`-j`); `evt.rawtime` goes out as
+/// `evt.outputtime`, the number sysdig writes there.
+const DEFAULT_JSON: &str =
+    "*%evt.cpu %evt.dir %evt.info %evt.num %evt.rawtime %evt.type %proc.name %thread.tid";
+
 /// Print the events of a capture, as `sysdig -r` does: an optional filter, `-p` formats.
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,6 +45,10 @@ pub struct Args {
     /// as `<NA>`).
     #[arg(short = 'p', long = "print")]
     format: Option<String>,
+    /// One JSON object per event (keys in order), as sysdig's -j: the fields of the format,
+    /// or sysdig's default set.
+    #[arg(short = 'j', long)]
+    json: bool,
     /// Show internal events too (procinfo and the like), as sysdig's -D does.
     #[arg(short = 'D', long)]
     debug: bool,
@@ -127,7 +136,7 @@ pub(crate) fn walk(
             };
             state.before(merged.as_ref().unwrap_or(&ev));
             // A write that carries a tracer record shows as the tracer event.
-            let traced = spans.take(merged.as_ref().unwrap_or(&ev), &state);
+            let traced = spans.take(merged.as_ref().unwrap_or(&ev), &mut state);
             // The container list at the head of a capture is consumed; a container announced
             // later is an event sysdig shows.
             let announced_late = matches!(ev.code(), 272 | 324) && seen_other;
@@ -139,6 +148,9 @@ pub(crate) fn walk(
                 let tracer = t.event(ev.num);
                 let mut view = state.view_of(&tracer, &tracer, needs);
                 view.span = Some(t.span.clone());
+                if needs.spans {
+                    view.inside = Some(t.inside.clone());
+                }
                 let tables = &state.tables;
                 let shown =
                     Shown { block: entry.header.seq, event: &tracer, merged: None, view, tables };
@@ -169,7 +181,9 @@ pub(crate) fn compile_filter(words: &[String]) -> anyhow::Result<Option<Filter>>
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let filter = compile_filter(&args.filter)?;
-    let format_text = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+    let default = if args.json { DEFAULT_JSON } else { DEFAULT_FORMAT };
+    let format_text = args.format.as_deref().unwrap_or(default);
+    let json_default = args.json && args.format.is_none();
     let (all, format_text) = match format_text.strip_prefix('*') {
         Some(rest) => (true, rest),
         None => (false, format_text),
@@ -194,7 +208,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let lines = |(batch, mut text): (Batch, Vec<u8>)| -> (Batch, Vec<u8>) {
         text.clear();
         batch.each(|_, f| {
-            if filter.as_ref().is_none_or(|flt| eval(flt, f)) {
+            if args.json && filter.as_ref().is_none_or(|flt| eval(flt, f)) {
+                let (_, values) = render(&pieces, f);
+                let object: std::collections::BTreeMap<String, serde_json::Value> = values
+                    .into_iter()
+                    .map(|(k, v)| match k.as_str() {
+                        "evt.rawtime" if json_default => ("evt.outputtime".to_string(), v),
+                        _ => (k, v),
+                    })
+                    .collect();
+                if serde_json::to_writer(&mut text, &object).is_ok() {
+                    text.push(b'\n');
+                }
+            } else if filter.as_ref().is_none_or(|flt| eval(flt, f)) {
                 let start = text.len();
                 if format.write(f, &mut text) || all {
                     text.push(b'\n');

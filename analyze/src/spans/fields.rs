@@ -8,6 +8,15 @@
 //! - `span.rawparenttime` of a span with no tags has no value (sysdig gave the span's own enter
 //!   time, as if it were its own parent).
 //!
+//! The `evtin.span.*` fields are those of the spans open around an event: opened by its thread
+//! (`evtin.span.*`), its process (`.p`), its process's parent (`.s`: the events of the children
+//! of whatever opened the span), or anyone (`.m`). A tracer event is inside the spans open just
+//! before it: an exit in its own span too, an enter not in the one it opens. With several spans
+//! around, a filter matches when any does, and an output shows them all, innermost first (sysdig
+//! showed the innermost). Unlike sysdig, `.p` means the process (sysdig compared threads), and
+//! an enter tracer is inside the spans already open around it in every scope (sysdig left
+//! enters out of all but `.m`).
+//!
 //! Fields that need the span's enter (`nargs`, `args`, `enterargs`, `time`, `rawtime`,
 //! `idtag`, `duration`) have no value on an exit that had none, as in sysdig. `span.nargs` is
 //! the enter's count of arguments, on the exit too.
@@ -18,7 +27,7 @@ use dredge_format::time::Utc;
 use dredge_rules::eval::{Extracted, Val};
 
 use super::tracer::{Dir, Packed};
-use super::track::SpanInfo;
+use super::track::{OpenSpan, SpanInfo};
 
 /// The span fields, by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +206,105 @@ pub fn extract<'a>(field: SpanField, arg: Option<&str>, span: &'a SpanInfo) -> E
                 _ => Extracted::Missing,
             }
         }
+    }
+}
+
+/// Whose spans an `evtin.span` field looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Opened by the event's thread.
+    Thread,
+    /// `.p`: by any thread of its process.
+    Process,
+    /// `.s`: by its process's parent.
+    Children,
+    /// `.m`: by anyone.
+    Machine,
+}
+
+/// What an `evtin.span` field gives of each span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InField {
+    Id,
+    Ntags,
+    Nargs,
+    Tags,
+    Tag,
+    Args,
+    Arg,
+}
+
+/// The scope and kind of an `evtin.span` field name (`evtin.span.s.tags`), if it is one.
+pub fn in_field(name: &str) -> Option<(Scope, InField)> {
+    let rest = name.strip_prefix("evtin.span.")?;
+    let (scope, rest) = match rest.split_once('.') {
+        Some(("p", r)) => (Scope::Process, r),
+        Some(("s", r)) => (Scope::Children, r),
+        Some(("m", r)) => (Scope::Machine, r),
+        _ => (Scope::Thread, rest),
+    };
+    let field = match rest {
+        "id" => InField::Id,
+        "ntags" => InField::Ntags,
+        "nargs" => InField::Nargs,
+        "tags" => InField::Tags,
+        "tag" => InField::Tag,
+        "args" => InField::Args,
+        "arg" => InField::Arg,
+        _ => return None,
+    };
+    Some((scope, field))
+}
+
+/// Whose event is asked about: its thread, process and the process's parent.
+#[derive(Debug, Clone, Copy)]
+pub struct Asker {
+    pub tid: i64,
+    pub pid: i64,
+    pub ppid: i64,
+}
+
+/// The value of `evtin.span` field (`scope`, `field`, argument `arg`) for an event of `asker`
+/// inside the open spans `inside` (in the order they were opened).
+pub fn extract_in<'a>(
+    scope: Scope,
+    field: InField,
+    arg: Option<&str>,
+    inside: &'a [OpenSpan],
+    asker: Asker,
+) -> Extracted<'a> {
+    let index = || arg.and_then(|a| a.parse::<i64>().ok());
+    let mut values: Vec<Val<'a>> = inside
+        .iter()
+        .rev()
+        .filter(|o| match scope {
+            Scope::Thread => o.tid == asker.tid,
+            Scope::Process => o.pid == asker.pid,
+            Scope::Children => o.pid == asker.ppid,
+            Scope::Machine => true,
+        })
+        .filter_map(|o| {
+            Some(match field {
+                InField::Id => Val::Int(o.id),
+                InField::Ntags => Val::Uint(o.tags.len() as u64),
+                InField::Nargs => Val::Uint(o.args.len() as u64 / 2),
+                InField::Tags => Val::Bytes(Cow::Owned(o.tags.join(b"."))),
+                InField::Tag => {
+                    let tags: Vec<&[u8]> = o.tags.iter().collect();
+                    Val::Bytes(Cow::Borrowed(nth(tags.into_iter(), index()?)?))
+                }
+                InField::Args => Val::Bytes(Cow::Owned(joined(&o.args))),
+                InField::Arg => match self::arg(&o.args, arg?) {
+                    Extracted::One(v) => v,
+                    _ => return None,
+                },
+            })
+        })
+        .collect();
+    if values.len() > 1 {
+        Extracted::Many(values)
+    } else {
+        values.pop().map_or(Extracted::Missing, Extracted::One)
     }
 }
 

@@ -15,4 +15,4 @@ pub mod track;
 
 pub use pair::{Mark, Pairer, Span, SpanId};
 pub use tracer::{Dir, Id, Packed, Parsed, Tracer, parse};
-pub use track::{SpanInfo, SpanState, Traced};
+pub use track::{OpenSpan, SpanInfo, SpanState, Traced};

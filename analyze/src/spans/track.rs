@@ -46,6 +46,19 @@ pub struct SpanInfo {
     pub parent_enter: Option<u64>,
 }
 
+/// A span still open, as `evtin.span.*` sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSpan {
+    pub number: SpanId,
+    pub id: i64,
+    pub tags: Packed,
+    /// Its enter's arguments.
+    pub args: Packed,
+    /// The thread that opened it, and that thread's process.
+    pub tid: i64,
+    pub pid: i64,
+}
+
 /// A tracer event standing for a write: its own header and parameters.
 #[derive(Debug)]
 pub struct Traced {
@@ -53,6 +66,8 @@ pub struct Traced {
     data: Vec<u8>,
     ends: [u32; 3],
     pub span: Arc<SpanInfo>,
+    /// The spans open just before it: for an exit, its own span among them.
+    pub inside: Arc<[OpenSpan]>,
 }
 
 impl Traced {
@@ -79,7 +94,7 @@ pub struct SpanState {
 impl SpanState {
     /// Looks at an event as the state stands before it: for a write that completes a tracer
     /// record, the tracer event that stands for it.
-    pub fn take(&mut self, ev: &Event<'_>, state: &State) -> Option<Traced> {
+    pub fn take(&mut self, ev: &Event<'_>, state: &mut State) -> Option<Traced> {
         let info = ev.info()?;
         if info.direction.symbol() != '<' || !info.has_flag(flag::WRITES_TO_FD) {
             return None;
@@ -131,7 +146,27 @@ impl SpanState {
         if let (Some(n), true) = (fd, null) {
             self.tracer_fds.insert((pid, n));
         }
-        Some(self.traced(ev, tracer, tid, pid, ppid))
+        let inside = state.open_spans.clone();
+        let traced = self.traced(ev, tracer, (tid, pid, ppid), inside);
+        // The open spans change with an enter, and with an exit that closed one.
+        let span = &traced.span;
+        if span.dir == Dir::Enter {
+            let mut open = state.open_spans.to_vec();
+            open.push(OpenSpan {
+                number: span.number,
+                id: span.id,
+                tags: span.tags.clone(),
+                args: span.args.clone(),
+                tid,
+                pid,
+            });
+            state.open_spans = open.into();
+        } else if state.open_spans.iter().any(|o| o.number == span.number) {
+            let open: Vec<OpenSpan> =
+                state.open_spans.iter().filter(|o| o.number != span.number).cloned().collect();
+            state.open_spans = open.into();
+        }
+        Some(traced)
     }
 
     fn note_invalid(&mut self, event: u64, why: &'static str) {
@@ -139,7 +174,13 @@ impl SpanState {
         self.first_invalid.get_or_insert((event, why));
     }
 
-    fn traced(&mut self, ev: &Event<'_>, t: Tracer, tid: i64, pid: i64, ppid: i64) -> Traced {
+    fn traced(
+        &mut self,
+        ev: &Event<'_>,
+        t: Tracer,
+        (tid, pid, ppid): (i64, i64, i64),
+        inside: Arc<[OpenSpan]>,
+    ) -> Traced {
         let id = t.id.resolve(tid, pid, ppid);
         let mark = Mark { ts: ev.ts(), event: ev.num, tid };
         let n = self.pairer.record(t.dir, id, &t.tags, t.args.as_bytes(), mark);
@@ -175,7 +216,7 @@ impl SpanState {
             duration,
             parent_enter,
         };
-        Traced { header, data, ends, span: Arc::new(span) }
+        Traced { header, data, ends, span: Arc::new(span), inside }
     }
 
     /// Whether `print` hides this event: the enter of a write on an fd that has carried tracer
