@@ -1,11 +1,14 @@
 //! Parquet outputs read back in DuckDB: `replay --parquet` on the bundled sample, then SQL
-//! over the file checks the rows, the list columns and the `output_fields` struct.
+//! over the file checks the rows, the list columns and the `output_fields` struct; the same
+//! for `export --events` and `spans --parquet`.
 //!
 //! DuckDB comes from its Python wheel: `DREDGE_PYTHON` names the interpreter that has it
 //! (`.ci/run` sets it up), else `python3`. Without DuckDB the test says `skipped: ...`; with
 //! `DREDGE_PYTHON` set, a missing DuckDB is a failure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -190,4 +193,42 @@ fn exported_events_read_back_in_duckdb() {
         ),
     );
     assert_eq!(meta, ["dredge.events/1"]);
+}
+
+#[test]
+fn spans_read_back_in_duckdb_with_their_arguments_and_parents() {
+    let Some(python) = python() else { return };
+    let Some(shared) = common::shared() else { return eprintln!("skipped: no shared data") };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("spans.parquet");
+    let run = Command::new(env!("CARGO_BIN_EXE_dredge"))
+        .args(["spans", "--summary", "--parquet"])
+        .arg(&out)
+        .arg(shared.join("tracer-fixtures/tracers_synth.scap"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let file = out.display().to_string();
+
+    let types = duckdb(
+        &python,
+        &format!("select typeof(tags), typeof(enter_args), typeof(start) from '{file}' limit 1"),
+    );
+    assert_eq!(types, ["VARCHAR[]|STRUCT(\"name\" VARCHAR, \"value\" VARCHAR)[]|TIMESTAMPTZ_NS"]);
+
+    // Every span of the fixture: 17 closed, the orphan open, the exit without an enter.
+    let states =
+        duckdb(&python, &format!("select state, count(*) from '{file}' group by 1 order by 1"));
+    assert_eq!(states, ["closed|17", "no enter|1", "open|1"]);
+
+    // The child: its parent is root's row, its arguments each side, 800 us.
+    let child = duckdb(
+        &python,
+        &format!(
+            "select p.path, c.tags[2], c.enter_args[2].value, c.exit_args[1].name, \
+             c.duration_ns, c.proc_name, c.pid from '{file}' c join '{file}' p \
+             on c.parent = p.span where c.path = 'root.child'"
+        ),
+    );
+    assert_eq!(child, ["root|child|xyz|r|800000|bash|3200"]);
 }

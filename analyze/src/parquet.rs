@@ -1,6 +1,6 @@
-//! Findings as Parquet, for SQL engines (DuckDB, pyarrow, Spark).
+//! Findings, events and spans as Parquet, for SQL engines (DuckDB, pyarrow, Spark).
 //!
-//! One row per finding, with the event's process, user and container resolved at the moment
+//! Findings: one row per finding, with the event's process, user and container resolved at the moment
 //! the rule matched, and where the event came from (capture digest, block, event number).
 //! `output_fields` is a struct with one typed child per field any enabled rule's output names
 //! (plus `evt.time`), so every row of a file has the same shape. Lists are standard 3-level
@@ -17,10 +17,11 @@ use arrow_array::builder::{
     UInt32Builder, UInt64Builder,
 };
 use arrow_array::{
-    ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, StructArray,
+    ArrayRef, BooleanArray, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
     TimestampNanosecondArray, UInt32Array, UInt64Array,
 };
-use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, TimeUnit};
 use dredge_rules::alert::value_text;
 use dredge_rules::catalogue::fields as catalogue;
 use dredge_rules::compile::{Catalogue, FieldRef, FieldType};
@@ -625,4 +626,137 @@ impl EventsWriter {
         self.writer.close()?;
         Ok(self.rows)
     }
+}
+
+/// The spans schema's name and version, in the file's metadata under `dredge.schema`.
+pub const SPANS_SCHEMA: &str = "dredge.spans/1";
+
+/// One span (see [`crate::spans`]), ready to become a row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanRow {
+    /// Its number: spans are numbered in the order they were opened.
+    pub span: u32,
+    pub parent: Option<u32>,
+    pub id: i64,
+    pub tags: Vec<String>,
+    pub enter_args: Vec<(String, String)>,
+    pub exit_args: Vec<(String, String)>,
+    /// Enter and exit times, ns since the epoch; `None` for a side never seen.
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    /// The thread that opened it (or closed it, for an exit without an enter), its process and
+    /// container.
+    pub tid: i64,
+    pub pid: Option<i64>,
+    pub proc_name: Option<String>,
+    pub container_id: Option<String>,
+    pub container_name: Option<String>,
+}
+
+/// The Arrow schema of a spans file.
+pub fn spans_schema() -> Schema {
+    let s = |name: &str| Field::new(name, DataType::Utf8, true);
+    Schema::new(vec![
+        Field::new("span", DataType::UInt32, false),
+        Field::new("parent", DataType::UInt32, true),
+        Field::new("id", DataType::Int64, false),
+        Field::new("tags", string_list(), false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("enter_args", pair_list(), false),
+        Field::new("exit_args", pair_list(), false),
+        Field::new("start", utc_ns(), true),
+        Field::new("end", utc_ns(), true),
+        Field::new("duration_ns", DataType::UInt64, true),
+        Field::new("state", DataType::Utf8, false),
+        Field::new("tid", DataType::Int64, false),
+        Field::new("pid", DataType::Int64, true),
+        s("proc_name"),
+        s("container_id"),
+        s("container_name"),
+    ])
+    .with_metadata([("dredge.schema".to_string(), SPANS_SCHEMA.to_string())].into())
+}
+
+/// The children of an argument: its name and value.
+fn pair_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+    ])
+}
+
+/// A list of (name, value) structs.
+fn pair_list() -> DataType {
+    DataType::List(Arc::new(Field::new("element", DataType::Struct(pair_fields()), false)))
+}
+
+fn pair_array<'a>(rows: impl Iterator<Item = &'a [(String, String)]>) -> ArrayRef {
+    let (mut names, mut values) = (StringBuilder::new(), StringBuilder::new());
+    let mut offsets = vec![0i32];
+    let mut count = 0;
+    for row in rows {
+        for (n, v) in row {
+            names.append_value(n);
+            values.append_value(v);
+        }
+        count += row.len() as i32;
+        offsets.push(count);
+    }
+    let children: Vec<ArrayRef> = vec![Arc::new(names.finish()), Arc::new(values.finish())];
+    let entries = StructArray::new(pair_fields(), children, None);
+    let element = Arc::new(Field::new("element", DataType::Struct(pair_fields()), false));
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    Arc::new(ListArray::new(element, offsets, Arc::new(entries), None))
+}
+
+fn spans_batch(schema: &Arc<Schema>, rows: &[SpanRow]) -> Result<RecordBatch, ArrowError> {
+    let strs = |get: fn(&SpanRow) -> Option<&str>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(rows.iter().map(get)))
+    };
+    let times = |get: fn(&SpanRow) -> Option<u64>| -> ArrayRef {
+        let ns = rows.iter().map(|r| get(r).map(|t| t as i64));
+        Arc::new(TimestampNanosecondArray::from_iter(ns).with_timezone("UTC"))
+    };
+    let duration = |r: &SpanRow| Some(r.end_ns?.saturating_sub(r.start_ns?));
+    let state = |r: &SpanRow| match (r.start_ns, r.end_ns) {
+        (Some(_), Some(_)) => "closed",
+        (Some(_), None) => "open",
+        _ => "no enter",
+    };
+    RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.span))),
+            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.parent))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.id))),
+            list_array(rows.iter().map(|r| Some(r.tags.as_slice()))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.tags.join(".")))),
+            pair_array(rows.iter().map(|r| r.enter_args.as_slice())),
+            pair_array(rows.iter().map(|r| r.exit_args.as_slice())),
+            times(|r| r.start_ns),
+            times(|r| r.end_ns),
+            Arc::new(UInt64Array::from_iter(rows.iter().map(duration))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(state))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.tid))),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.pid))),
+            strs(|r| r.proc_name.as_deref()),
+            strs(|r| r.container_id.as_deref()),
+            strs(|r| r.container_name.as_deref()),
+        ],
+    )
+}
+
+/// Writes `spans` to `path` (zstd-compressed Parquet, schema [`spans_schema`]).
+pub fn write_spans(path: &Path, spans: &[SpanRow]) -> Result<(), parquet::errors::ParquetError> {
+    let schema = Arc::new(spans_schema());
+    let mut writer = ArrowWriter::try_new(
+        File::create(path)?,
+        schema.clone(),
+        Some(writer_properties(SPANS_SCHEMA)?),
+    )?;
+    for rows in spans.chunks(BATCH_ROWS) {
+        writer.write(&spans_batch(&schema, rows)?)?;
+    }
+    writer.close()?;
+    Ok(())
 }

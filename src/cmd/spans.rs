@@ -7,6 +7,8 @@
 //! their parents. The summary gives per tag path (or per its first N tags, `--by N`) the count
 //! of spans, how many stayed open, and the p50, p90, p99 and largest duration.
 //!
+//! `--parquet OUT` also writes every listed span as a row (schema `dredge.spans/1`).
+//!
 //! A FILTER (the print/rules condition language) selects spans by their tracer events: a span
 //! is listed when its enter or its exit matches (`span.tags startswith db`,
 //! `container.name=api`, `span.duration > 1000000`).
@@ -16,6 +18,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use dredge_analyze::parquet::{SpanRow, write_spans};
 use dredge_analyze::spans::fields::human;
 use dredge_analyze::spans::{Pairer, Span, SpanId, SpanState};
 use dredge_analyze::state::Needs;
@@ -40,13 +43,19 @@ pub struct Args {
     /// Only the summary, not every span.
     #[arg(long)]
     summary: bool,
+    /// Also write the spans to a Parquet file (schema `dredge.spans/1`, docs/parquet.md).
+    #[arg(long, value_name = "OUT")]
+    parquet: Option<PathBuf>,
 }
 
 /// Where a span was opened (or, for an exit without an enter, closed).
 struct Origin {
+    tid: i64,
     pid: i64,
     comm: String,
+    /// The container's name, or `host`.
     container: String,
+    container_id: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -68,11 +77,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         selected[n] |= filter.as_ref().is_none_or(|f| eval(f, &fields));
         contexts.entry(span.number).or_insert_with(|| {
             let thread = shown.view.thread.as_deref();
-            let container = match thread.map(|t| t.container_id.as_str()) {
-                None | Some("") => "host".to_string(),
+            let container_id = thread.map(|t| t.container_id.clone()).filter(|id| !id.is_empty());
+            let container = match &container_id {
+                None => "host".to_string(),
                 Some(id) => shown.tables.containers.get(id).map_or(id, |c| &c.name).to_string(),
             };
             Origin {
+                tid: shown.event.tid(),
+                container_id,
                 pid: thread.map_or(shown.event.tid(), |t| t.pid),
                 comm: thread.map_or("<NA>".into(), |t| String::from_utf8_lossy(&t.comm).into()),
                 container,
@@ -92,6 +104,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     summary(&mut out, pairer, &chosen, args.by).context("writing output")?;
     out.flush().context("writing output")?;
+    if let Some(path) = &args.parquet {
+        let rows: Vec<SpanRow> = chosen.iter().map(|&n| row(pairer, n, contexts.get(&n))).collect();
+        let written = super::write_into_place(path, |partial| Ok(write_spans(partial, &rows)?));
+        if let Err(e) = written {
+            eprintln!("dredge: {}: cannot write Parquet: {e:#}", path.display());
+            return Ok(crate::exit::OUTPUT);
+        }
+        super::summary!("{} -> {}: {} spans", args.file.display(), path.display(), rows.len());
+    }
     if spans.invalid > 0 {
         let (event, why) = spans.first_invalid.unwrap_or_default();
         super::summary!(
@@ -103,6 +124,31 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
     }
     Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
+}
+
+/// Span `n` as a Parquet row.
+fn row(pairer: &Pairer, n: SpanId, origin: Option<&Origin>) -> SpanRow {
+    let span = &pairer.spans[n as usize];
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let pairs = |args| -> Vec<(String, String)> {
+        let items: Vec<&[u8]> = pairer.args(args).collect();
+        items.chunks_exact(2).map(|p| (text(p[0]), text(p[1]))).collect()
+    };
+    SpanRow {
+        span: n,
+        parent: span.parent,
+        id: span.id,
+        tags: pairer.paths.path(span.path).tags.iter().map(text).collect(),
+        enter_args: pairs(span.enter_args),
+        exit_args: pairs(span.exit_args),
+        start_ns: span.enter.map(|m| m.ts),
+        end_ns: span.exit.map(|m| m.ts),
+        tid: origin.map_or_else(|| span.enter.or(span.exit).map_or(0, |m| m.tid), |o| o.tid),
+        pid: origin.map(|o| o.pid),
+        proc_name: origin.map(|o| o.comm.clone()),
+        container_id: origin.and_then(|o| o.container_id.clone()),
+        container_name: origin.map(|o| o.container.clone()),
+    }
 }
 
 /// The span's tags, joined with `.`.
