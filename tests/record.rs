@@ -549,8 +549,13 @@ fn spans_written_in_a_container_nest_time_and_fire_a_rule_on_the_slow_one() {
     let name = format!("dredge-spans-{}", std::process::id());
     let rec = start(&dir.path().join("spans.dcap"), &[]);
     // Three jobs, each a fetch and a store; the second job's store is the slow one. The shell
-    // writes its records with the echo builtin, opening /dev/null each time, ids `p`.
-    let script = "for i in 1 2 3; do \
+    // writes its records with the echo builtin, opening /dev/null each time, ids `p`. Junk
+    // goes to /dev/null before each job: a wrong direction, binary bytes, a record cut short
+    // and an unfinished one with 3,000 tags; none may hide the records after it.
+    let script = "t=a; n=0; while [ $n -lt 3000 ]; do t=$t.a; n=$((n+1)); done; \
+                  for i in 1 2 3; do \
+                    echo '=:p:job::' >/dev/null; echo -e '\\x01\\xff\\x00>' >/dev/null; \
+                    echo -n '>:p:cut' >/dev/null; echo -n \">:p:$t\" >/dev/null; \
                     echo \">:p:job:n=$i:\" >/dev/null; \
                     echo '>:p:job.fetch::' >/dev/null; /bin/sleep 0.05; \
                     echo '<:p:job.fetch::' >/dev/null; \
@@ -593,6 +598,11 @@ fn spans_written_in_a_container_nest_time_and_fire_a_rule_on_the_slow_one() {
         [["job", "3", "0", "0"], ["job.fetch", "3", "0", "0"], ["job.store", "3", "0", "0"]],
         "{summary}"
     );
+
+    // The junk stayed plain writes, all twelve of them.
+    let junk = print(&path, &format!("evt.type=write and {ours}"), "%evt.buflen");
+    assert_eq!(junk.lines().count(), 12, "{junk}");
+    assert!(junk.lines().any(|l| l.trim().parse::<u64>().unwrap() > 6000), "the 3,000 tags");
 
     // Durations, from the exits: each job lasts as long as its parts; only the second store
     // is slow.
