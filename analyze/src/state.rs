@@ -318,6 +318,8 @@ pub(crate) struct Code {
     pub flags: Option<u8>,
     pub dirfd: Option<u8>,
     pub tuple: Option<u8>,
+    /// For the exit of a call that writes to an fd: its `data` (a tracer record, maybe).
+    pub written: Option<u8>,
 }
 
 pub(crate) fn code(c: u16) -> &'static Code {
@@ -378,6 +380,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     flags: slot("flags"),
                     dirfd: slot("dirfd"),
                     tuple: slot("tuple"),
+                    written: slot("data").filter(|_| exit && e.has_flag(flag::WRITES_TO_FD)),
                 }
             })
             .collect()
@@ -396,6 +399,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
         flags: None,
         dirfd: None,
         tuple: None,
+        written: None,
     };
     CODES.get(usize::from(c)).unwrap_or(&UNKNOWN)
 }
@@ -695,12 +699,16 @@ impl State {
             _ => None,
         };
         let path = needs.fd && fd.is_none() && code(ev.code()).open_family;
+        // Threads and fds an event's parameters name are its own: a view with some is never
+        // shared.
+        let named = if needs.args { self.named(ev, thread, fd_num) } else { None };
         if let Some(last) = last
-            && !needs.args
+            && named.is_none()
+            && last.named.is_none()
             && !path
             && last.path.is_none()
             && last.span.is_none()
-            && match (&last.inside, needs.spans) {
+            && match (&last.inside, needs.spans && !self.open_spans.is_empty()) {
                 (Some(l), true) => Arc::ptr_eq(l, &self.open_spans),
                 (None, false) => true,
                 _ => false,
@@ -723,9 +731,10 @@ impl State {
             fd_num,
             fd: fd.cloned(),
             path: path.then(|| self.resolve(args, tid).into()),
-            named: if needs.args { self.named(ev, thread, fd_num) } else { None },
+            named,
             span: None,
-            inside: needs.spans.then(|| self.open_spans.clone()),
+            // No spans open (the common case) is no list at all: nothing to count references of.
+            inside: (needs.spans && !self.open_spans.is_empty()).then(|| self.open_spans.clone()),
         })
     }
 

@@ -334,6 +334,19 @@ impl EventBlock {
         Ok(block)
     }
 
+    /// [`decode`](EventBlock::decode) into this block, keeping its allocations: a reader that
+    /// goes through the blocks one at a time allocates (and the kernel zeroes) nothing new per
+    /// block.
+    pub fn decode_into(
+        &mut self,
+        raw: &[u8],
+        count: u32,
+        first_event: u64,
+    ) -> Result<(), DecodeError> {
+        self.first_event = first_event;
+        self.fill_from(raw, count as usize)
+    }
+
     fn fill_from(&mut self, raw: &[u8], n: usize) -> Result<(), DecodeError> {
         if raw.len() < DIRECTORY_LEN {
             return Err(DecodeError { offset: 0, what: "column directory" });

@@ -517,6 +517,33 @@ impl Capture {
         })
     }
 
+    /// [`decode_events`](Capture::decode_events) into `block`, with `scratch` for the
+    /// decompressed payload, both reused from block to block.
+    pub fn decode_events_into(
+        &self,
+        entry: &IndexEntry,
+        block: &mut EventBlock,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), BlockError> {
+        let h = &entry.header;
+        let fail = |damage| BlockError {
+            seq: h.seq,
+            kind: h.kind,
+            offset: entry.offset,
+            events: u64::from(h.count),
+            damage,
+        };
+        let stored = self.checked_stored(entry).map_err(fail)?;
+        check_payload(stored, h).map_err(fail)?;
+        let raw = if h.flags & FLAG_ZSTD == 0 {
+            stored
+        } else {
+            decompress_into(stored, h.raw_len as usize, scratch).map_err(fail)?;
+            &scratch[..]
+        };
+        block.decode_into(raw, h.count, h.first_event).map_err(|e| fail(Damage::Decode(e)))
+    }
+
     /// Decodes one state block; `None` for blocks that are not state.
     pub fn decode_state(&self, entry: &IndexEntry) -> Option<Result<State, BlockError>> {
         if !entry.header.kind.is_state() {
@@ -618,6 +645,22 @@ fn decompress(stored: &[u8], raw_len: usize) -> Result<Vec<u8>, Damage> {
         return Err(Damage::Decompress(format!("{} bytes, header says {raw_len}", out.len())));
     }
     Ok(out)
+}
+
+/// [`decompress`] into `out`, reusing its allocation.
+fn decompress_into(stored: &[u8], raw_len: usize, out: &mut Vec<u8>) -> Result<(), Damage> {
+    match zstd::zstd_safe::get_frame_content_size(stored) {
+        Ok(Some(n)) if n == raw_len as u64 => {}
+        _ => return Err(Damage::Decompress("frame size disagrees with the header".into())),
+    }
+    out.clear();
+    out.reserve(raw_len);
+    let n = zstd::zstd_safe::decompress(out, stored)
+        .map_err(|e| Damage::Decompress(zstd::zstd_safe::get_error_name(e).to_string()))?;
+    if n != raw_len {
+        return Err(Damage::Decompress(format!("{n} bytes, header says {raw_len}")));
+    }
+    Ok(())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -80,8 +80,9 @@ fn events(args: &Args, out: &Path) -> anyhow::Result<u8> {
             false,
             Needs::ALL,
             spans,
-            &mut |shown| {
-                let f = shown.fields();
+            &mut |mut shown| {
+                let view = shown.view();
+                let f = shown.fields(&view);
                 if write_error.is_none() && filter.as_ref().is_none_or(|flt| eval(flt, &f)) {
                     write_error = writer.push(shown.block, &f).err();
                 }

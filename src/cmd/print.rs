@@ -9,10 +9,10 @@ use std::sync::Arc;
 use dredge_analyze::batch::Batch;
 use dredge_analyze::fields::EventFields;
 use dredge_analyze::pool::ordered;
-use dredge_analyze::spans::SpanState;
-use dredge_analyze::state::{Needs, State, Tables, View};
+use dredge_analyze::spans::{SpanState, Traced};
+use dredge_analyze::state::{Needs, State, View};
 use dredge_format::normalize::{Normalized, Normalizer};
-use dredge_format::{BlockKind, Event};
+use dredge_format::{BlockKind, Event, EventBlock};
 use dredge_rules::alert::{TextFormat, render};
 use dredge_rules::catalogue::fields;
 use dredge_rules::compile::{Filter, compile};
@@ -58,25 +58,37 @@ pub struct Args {
     threads: Option<usize>,
 }
 
-/// One event as `print` shows it, with what its fields need.
+/// One event as `print` shows it, with the state as of that event.
 pub(crate) struct Shown<'a> {
     /// Sequence number of the block it came from.
     pub block: u32,
     pub event: &'a Event<'a>,
     /// The exit with its enter's parameters merged in (fd, path and result fields).
     pub merged: Option<&'a Event<'a>>,
-    pub view: View,
-    pub tables: &'a Arc<Tables>,
+    pub state: &'a mut State,
+    /// What of the state the caller's fields read (see [`State::view_of`]).
+    pub needs: Needs,
+    /// For a tracer event: the write it stands for, decoded.
+    pub traced: Option<&'a Traced>,
 }
 
 impl Shown<'_> {
-    pub fn fields(&self) -> EventFields<'_> {
-        EventFields {
-            event: self.event,
-            view: &self.view,
-            tables: self.tables,
-            merged: self.merged,
+    /// The event's view of the state.
+    pub fn view(&mut self) -> View {
+        let args = self.merged.unwrap_or(self.event);
+        let mut view = self.state.view_of(self.event, args, self.needs);
+        if let Some(t) = self.traced {
+            view.span = Some(t.span.clone());
+            if self.needs.spans {
+                view.inside = Some(t.inside.clone());
+            }
         }
+        view
+    }
+
+    /// The event's fields, read through `view` (from [`Shown::view`]).
+    pub fn fields<'v>(&'v self, view: &'v View) -> EventFields<'v> {
+        EventFields { event: self.event, view, tables: &self.state.tables, merged: self.merged }
     }
 }
 
@@ -105,6 +117,8 @@ pub(crate) fn walk(
     // Exits of old captures carry few parameters; the normalised view of each exit (its
     // enter's parameters merged in) gives fields what sysdig gets from the enter event.
     let mut normalizer = Normalizer::new();
+    // One block at a time, decoded into the same buffers.
+    let (mut block, mut scratch) = (EventBlock::default(), Vec::new());
     for entry in capture.blocks() {
         if entry.header.kind.is_state() {
             if let Some(Ok(s)) = capture.decode_state(entry) {
@@ -115,14 +129,11 @@ pub(crate) fn walk(
         if entry.header.kind != BlockKind::Events {
             continue;
         }
-        let block = match capture.decode_events(entry) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("dredge: {}: {e}", file.display());
-                damaged = true;
-                continue;
-            }
-        };
+        if let Err(e) = capture.decode_events_into(entry, &mut block, &mut scratch) {
+            eprintln!("dredge: {}: {e}", file.display());
+            damaged = true;
+            continue;
+        }
         for mut ev in block.iter() {
             // sysdig numbers every event but the user and group announcements.
             if matches!(ev.code(), 354 | 356 | 358 | 360) {
@@ -144,21 +155,14 @@ pub(crate) fn walk(
             let hidden = (consumed(ev.code()) && !announced_late)
                 || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")))
                 || spans.hides(&ev, &state);
+            let block = entry.header.seq;
             if let Some(t) = &traced {
                 let tracer = t.event(ev.num);
-                let mut view = state.view_of(&tracer, &tracer, needs);
-                view.span = Some(t.span.clone());
-                if needs.spans {
-                    view.inside = Some(t.inside.clone());
-                }
-                let tables = &state.tables;
-                let shown =
-                    Shown { block: entry.header.seq, event: &tracer, merged: None, view, tables };
-                visit(shown)?;
+                let (event, traced) = (&tracer, Some(t));
+                visit(Shown { block, event, merged: None, state: &mut state, needs, traced })?;
             } else if !hidden {
-                let view = state.view_of(&ev, merged.as_ref().unwrap_or(&ev), needs);
-                let (tables, merged) = (&state.tables, merged.as_ref());
-                visit(Shown { block: entry.header.seq, event: &ev, merged, view, tables })?;
+                let (event, merged) = (&ev, merged.as_ref());
+                visit(Shown { block, event, merged, state: &mut state, needs, traced: None })?;
             }
             state.after(merged.as_ref().unwrap_or(&ev));
         }
@@ -246,11 +250,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     ordered(threads, &lines, &mut sink, |pool, sink| {
         let mut job = fresh();
         let spans = &mut SpanState::default();
-        damaged = walk(&args.file, &opened.capture, args.debug, needs, spans, &mut |shown| {
-            if !job.0.is_empty() && !Arc::ptr_eq(&job.0.tables, shown.tables) {
+        damaged = walk(&args.file, &opened.capture, args.debug, needs, spans, &mut |mut shown| {
+            if !job.0.is_empty() && !Arc::ptr_eq(&job.0.tables, &shown.state.tables) {
                 pool.submit(std::mem::replace(&mut job, fresh()), sink)?;
             }
-            job.0.push(shown.event, shown.merged, shown.view, shown.tables);
+            if shown.traced.is_some() {
+                let view = shown.view();
+                job.0.push(shown.event, shown.merged, view, &shown.state.tables);
+            } else {
+                // Events in a row that share a view (most) hold it once.
+                job.0.push_viewed(shown.event, shown.merged, shown.state, needs);
+            }
             if job.0.len() >= BATCH {
                 pool.submit(std::mem::replace(&mut job, fresh()), sink)?;
             }

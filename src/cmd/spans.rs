@@ -67,31 +67,36 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut spans = SpanState::default();
     let mut contexts: BTreeMap<SpanId, Origin> = BTreeMap::new();
     let mut selected: Vec<bool> = Vec::new();
-    let damaged = walk(&args.file, &opened.capture, false, Needs::ALL, &mut spans, &mut |shown| {
-        let Some(span) = &shown.view.span else { return Ok(()) };
-        let n = span.number as usize;
-        if selected.len() <= n {
-            selected.resize(n + 1, false);
-        }
-        let fields = shown.fields();
-        selected[n] |= filter.as_ref().is_none_or(|f| eval(f, &fields));
-        contexts.entry(span.number).or_insert_with(|| {
-            let thread = shown.view.thread.as_deref();
-            let container_id = thread.map(|t| t.container_id.clone()).filter(|id| !id.is_empty());
-            let container = match &container_id {
-                None => "host".to_string(),
-                Some(id) => shown.tables.containers.get(id).map_or(id, |c| &c.name).to_string(),
-            };
-            Origin {
-                tid: shown.event.tid(),
-                container_id,
-                pid: thread.map_or(shown.event.tid(), |t| t.pid),
-                comm: thread.map_or("<NA>".into(), |t| String::from_utf8_lossy(&t.comm).into()),
-                container,
+    let damaged =
+        walk(&args.file, &opened.capture, false, Needs::ALL, &mut spans, &mut |mut shown| {
+            let Some(traced) = shown.traced else { return Ok(()) };
+            let n = traced.span.number as usize;
+            if selected.len() <= n {
+                selected.resize(n + 1, false);
             }
-        });
-        Ok(())
-    })?;
+            let view = shown.view();
+            let fields = shown.fields(&view);
+            selected[n] |= filter.as_ref().is_none_or(|f| eval(f, &fields));
+            contexts.entry(traced.span.number).or_insert_with(|| {
+                let thread = view.thread.as_deref();
+                let container_id =
+                    thread.map(|t| t.container_id.clone()).filter(|id| !id.is_empty());
+                let container = match &container_id {
+                    None => "host".to_string(),
+                    Some(id) => {
+                        shown.state.tables.containers.get(id).map_or(id, |c| &c.name).to_string()
+                    }
+                };
+                Origin {
+                    tid: shown.event.tid(),
+                    container_id,
+                    pid: thread.map_or(shown.event.tid(), |t| t.pid),
+                    comm: thread.map_or("<NA>".into(), |t| String::from_utf8_lossy(&t.comm).into()),
+                    container,
+                }
+            });
+            Ok(())
+        })?;
 
     let pairer = &spans.pairer;
     let chosen: Vec<SpanId> = (0..pairer.spans.len() as SpanId)

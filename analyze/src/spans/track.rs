@@ -18,7 +18,7 @@ use rustc_hash::FxHashSet;
 use super::fragments::{Fragments, Outcome};
 use super::pair::{Mark, Pairer, SpanId};
 use super::tracer::{Dir, Packed, Tracer};
-use crate::state::State;
+use crate::state::{State, code};
 
 /// The event flag sysdig sets on a write it decoded as a tracer (`SCAP_DF_TRACER`).
 pub const TRACER_FLAG: u32 = 0x2;
@@ -95,11 +95,7 @@ impl SpanState {
     /// Looks at an event as the state stands before it: for a write that completes a tracer
     /// record, the tracer event that stands for it.
     pub fn take(&mut self, ev: &Event<'_>, state: &mut State) -> Option<Traced> {
-        let info = ev.info()?;
-        if info.direction.symbol() != '<' || !info.has_flag(flag::WRITES_TO_FD) {
-            return None;
-        }
-        let data = ev.params.raw(info.param_index("data")?)?;
+        let data = ev.params.raw(usize::from(code(ev.code()).written?))?;
         let tid = ev.tid();
         // Most writes are no record at all: look no further at those.
         let may_start = matches!(data.first(), Some(b'>' | b'<' | b'[' | b' ' | b'\t' | b'\n'));
