@@ -708,18 +708,24 @@ impl<'a> EventFields<'a> {
     /// of the thread, its process or its parent with the name (`ptid=3200(bash)`). A
     /// syscall without an event of its own shows none (sysdig names it in `evt.type`).
     fn args_text(&self) -> Vec<u8> {
-        let ev = self.event;
         let mut out = Vec::new();
-        let Some(info) = ev.info() else { return out };
+        self.write_args(&mut out);
+        out
+    }
+
+    /// [`args_text`](EventFields::args_text), appended to `out`.
+    fn write_args(&self, out: &mut Vec<u8>) {
+        let ev = self.event;
+        let Some(info) = ev.info() else { return };
         if info.params.first().is_some_and(|p| p.kind == ParamType::SyscallId) {
-            return out;
+            return;
         }
         for (i, p) in info.params.iter().enumerate().take(ev.params.len()) {
             out.extend_from_slice(p.name.as_bytes());
             out.push(b'=');
             match ev.param(i) {
                 Some(Ok(Value::Fd(n))) if n >= 0 => {
-                    push_int(&mut out, n);
+                    push_int(out, n);
                     let named = self.view.named.as_deref();
                     let other = || named?.fds.iter().find(|(m, _)| *m == n).map(|(_, f)| &**f);
                     let fd = if self.view.fd_num == Some(n) { self.fd() } else { None };
@@ -741,18 +747,18 @@ impl<'a> EventFields<'a> {
                         if k > 0 {
                             out.push(b' ');
                         }
-                        push_int(&mut out, *fd);
+                        push_int(out, *fd);
                         out.push(b':');
                         let known = named.and_then(|n| n.fds.iter().find(|(m, _)| m == fd));
                         match known {
                             Some((_, f)) => out.extend_from_slice(typechar(f.kind)),
                             None => out.push(b'?'),
                         }
-                        let _ = std::io::Write::write_fmt(&mut out, format_args!("{flags:x}"));
+                        let _ = std::io::Write::write_fmt(out, format_args!("{flags:x}"));
                     }
                 }
                 Some(Ok(Value::Pid(n))) => {
-                    push_int(&mut out, n);
+                    push_int(out, n);
                     if n <= 0 {
                         out.push(b' ');
                         continue;
@@ -767,12 +773,11 @@ impl<'a> EventFields<'a> {
                     }
                 }
                 _ => {
-                    render_param_into(ev, i, &mut out);
+                    render_param_into(ev, i, out);
                 }
             }
             out.push(b' ');
         }
-        out
     }
 
     /// The syscall's return value: an exit event's first parameter (`res`, or the returned
@@ -893,6 +898,27 @@ impl<'a> EventFields<'a> {
 }
 
 impl<'a> Fields for EventFields<'a> {
+    /// The fields every default `print` line shows that would otherwise make a value per
+    /// event: the time and the arguments.
+    fn write_text(&self, f: &FieldRef, out: &mut Vec<u8>) -> Option<bool> {
+        if !f.transformers.is_empty() || f.composite.is_some() {
+            return None;
+        }
+        match kind_of(f.spec.id) {
+            F::EvtTime => {
+                let mut b = [0u8; 18];
+                Utc::from_ns(self.event.ts()).time_bytes(&mut b);
+                out.extend_from_slice(&b);
+                Some(true)
+            }
+            F::EvtArgs => {
+                self.write_args(out);
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
     fn extract(&self, f: &FieldRef) -> Extracted<'_> {
         let ev = self.event;
         let name = f.name.as_str();

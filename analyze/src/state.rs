@@ -320,6 +320,10 @@ pub(crate) struct Code {
     pub tuple: Option<u8>,
     /// For the exit of a call that writes to an fd: its `data` (a tracer record, maybe).
     pub written: Option<u8>,
+    /// Has pid or fd-list parameters, or an fd parameter other than the one the event's own
+    /// fd comes from (mmap's, mkdirat's dirfd): parameters that may name threads and fds
+    /// other than the event's (see [`View::named`]).
+    pub names_others: bool,
 }
 
 pub(crate) fn code(c: u16) -> &'static Code {
@@ -381,6 +385,18 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     dirfd: slot("dirfd"),
                     tuple: slot("tuple"),
                     written: slot("data").filter(|_| exit && e.has_flag(flag::WRITES_TO_FD)),
+                    names_others: {
+                        let has_fd = e.has_flag(flag::USES_FD)
+                            || creates_fd
+                            || e.has_flag(flag::DESTROYS_FD);
+                        // The parameter `State::fd_num` takes the event's fd from.
+                        let own = if has_fd { slot("fd").or(slot("res")) } else { None };
+                        e.params.iter().enumerate().any(|(i, p)| match p.kind {
+                            ParamType::Pid | ParamType::FdList => true,
+                            ParamType::Fd => u8::try_from(i).ok() != own,
+                            _ => false,
+                        })
+                    },
                 }
             })
             .collect()
@@ -400,6 +416,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
         dirfd: None,
         tuple: None,
         written: None,
+        names_others: false,
     };
     CODES.get(usize::from(c)).unwrap_or(&UNKNOWN)
 }
@@ -746,6 +763,9 @@ impl State {
         thread: Option<&Arc<Thread>>,
         fd: Option<i64>,
     ) -> Option<Box<Named>> {
+        if !code(ev.code()).names_others {
+            return None;
+        }
         let pid = thread.map(|t| t.pid);
         let own = |n: i64| thread.is_some_and(|t| t.tid == n || t.pid == n || t.ptid == n);
         let mut named = Named::default();

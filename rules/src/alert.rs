@@ -213,6 +213,13 @@ impl TextFormat {
             match p {
                 Prepared::Text(t) => out.extend_from_slice(t),
                 Prepared::Field { field, width: None } => {
+                    if let Some(present) = fields.write_text(field, out) {
+                        if !present {
+                            out.extend_from_slice(NA.as_bytes());
+                            complete = false;
+                        }
+                        continue;
+                    }
                     let values = fields.extract(field);
                     complete &= values != Extracted::Missing;
                     match &values {

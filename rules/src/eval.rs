@@ -35,6 +35,13 @@ pub enum Extracted<'a> {
 /// Where field values come from.
 pub trait Fields {
     fn extract(&self, field: &FieldRef) -> Extracted<'_>;
+
+    /// Appends the field's text for an output straight to `out`, for fields whose value would
+    /// otherwise be made and dropped for every event; `None` when the field is not one of them
+    /// (the caller extracts it). `Some(false)` means missing (nothing written).
+    fn write_text(&self, _field: &FieldRef, _out: &mut Vec<u8>) -> Option<bool> {
+        None
+    }
 }
 
 /// Evaluates `filter` for the event behind `fields`.
