@@ -907,7 +907,7 @@ impl<'a> Fields for EventFields<'a> {
         match kind_of(f.spec.id) {
             F::EvtTime => {
                 let mut b = [0u8; 18];
-                Utc::from_ns(self.event.ts()).time_bytes(&mut b);
+                Utc::time_of_day_bytes(self.event.ts(), &mut b);
                 out.extend_from_slice(&b);
                 Some(true)
             }

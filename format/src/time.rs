@@ -31,6 +31,22 @@ impl Utc {
         }
     }
 
+    /// The time of day of `ns` as [`time_bytes`](Utc::time_bytes) writes it, without working
+    /// out the date (`print` writes one per event).
+    pub fn time_of_day_bytes(ns: u64, out: &mut [u8; 18]) {
+        let rem = ns / 1_000_000_000 % 86_400;
+        let t = Utc {
+            year: 0,
+            month: 0,
+            day: 0,
+            hour: rem / 3600,
+            minute: rem / 60 % 60,
+            second: rem % 60,
+            nanos: ns % 1_000_000_000,
+        };
+        t.time_bytes(out);
+    }
+
     /// `2019-04-11 19:43:33.999999999`
     pub fn datetime(&self) -> String {
         format!("{:04}-{:02}-{:02} {}", self.year, self.month, self.day, self.time())

@@ -211,6 +211,7 @@ impl TextFormat {
         let mut complete = true;
         for p in &self.pieces {
             match p {
+                Prepared::Text(t) if t.len() == 1 => out.push(t[0]),
                 Prepared::Text(t) => out.extend_from_slice(t),
                 Prepared::Field { field, width: None } => {
                     if let Some(present) = fields.write_text(field, out) {
@@ -251,7 +252,11 @@ pub fn push_uint(out: &mut Vec<u8>, mut v: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    // Byte by byte into reserved room: a call to memmove costs more than a few digits.
+    out.reserve(digits.len() - at);
+    for &d in &digits[at..] {
+        out.push(d);
+    }
 }
 
 /// [`push_uint`] for signed values.
@@ -265,10 +270,9 @@ pub fn push_int(out: &mut Vec<u8>, v: i64) {
 /// [`value_text`], appended to `out` without a new string.
 fn write_value(v: &Val<'_>, out: &mut Vec<u8>) {
     match v {
-        Val::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(_) => out.extend_from_slice(b),
-            Err(_) => out.extend_from_slice(String::from_utf8_lossy(b).as_bytes()),
-        },
+        // ASCII (nearly every value) is checked faster than UTF-8 in general.
+        Val::Bytes(b) if b.is_ascii() || std::str::from_utf8(b).is_ok() => out.extend_from_slice(b),
+        Val::Bytes(b) => out.extend_from_slice(String::from_utf8_lossy(b).as_bytes()),
         Val::Int(i) => push_int(out, *i),
         Val::Uint(u) => push_uint(out, *u),
         other => out.extend_from_slice(value_text(other).as_bytes()),

@@ -92,6 +92,17 @@ impl Shown<'_> {
     }
 }
 
+/// Whether events of `code` are internal (procinfo and the like: shown with `-D` only).
+fn internal(code: u16) -> bool {
+    static INTERNAL: std::sync::LazyLock<Vec<bool>> = std::sync::LazyLock::new(|| {
+        let t = dredge_format::table::table();
+        (0..t.len() as u16)
+            .map(|c| t.get(c).is_some_and(|e| e.category.contains("internal")))
+            .collect()
+    });
+    INTERNAL.get(usize::from(code)).copied().unwrap_or(false)
+}
+
 /// Meta events sysdig consumes and never shows: container and user/group announcements.
 fn consumed(code: u16) -> bool {
     matches!(code, 228 | 272 | 324 | 354 | 356 | 358 | 360)
@@ -153,7 +164,7 @@ pub(crate) fn walk(
             let announced_late = matches!(ev.code(), 272 | 324) && seen_other;
             seen_other |= !consumed(ev.code());
             let hidden = (consumed(ev.code()) && !announced_late)
-                || (!debug && ev.info().is_some_and(|i| i.category.contains("internal")))
+                || (!debug && internal(ev.code()))
                 || spans.hides(&ev, &state);
             let block = entry.header.seq;
             if let Some(t) = &traced {
