@@ -10,7 +10,7 @@ use dredge_analyze::batch::Batch;
 use dredge_analyze::fields::EventFields;
 use dredge_analyze::pool::ordered;
 use dredge_analyze::spans::{SpanState, Traced};
-use dredge_analyze::state::{Needs, State, View};
+use dredge_analyze::state::{Needs, Prepared, State, View};
 use dredge_format::normalize::{Normalized, Normalizer};
 use dredge_format::{BlockKind, Event, EventBlock};
 use dredge_rules::alert::{TextFormat, render};
@@ -123,62 +123,127 @@ pub(crate) fn walk(
 ) -> anyhow::Result<bool> {
     let mut state = State::with_hostname(&capture.metadata().hostname);
     let mut damaged = !capture.losses().is_empty();
-    let mut shown = 0u64;
-    let mut seen_other = false;
-    // Exits of old captures carry few parameters; the normalised view of each exit (its
-    // enter's parameters merged in) gives fields what sysdig gets from the enter event.
-    let mut normalizer = Normalizer::new();
-    // One block at a time, decoded into the same buffers.
-    let (mut block, mut scratch) = (EventBlock::default(), Vec::new());
-    for entry in capture.blocks() {
-        if entry.header.kind.is_state() {
-            if let Some(Ok(s)) = capture.decode_state(entry) {
-                state.apply_recorded(&s);
-            }
-            continue;
-        }
-        if entry.header.kind != BlockKind::Events {
-            continue;
-        }
-        if let Err(e) = capture.decode_events_into(entry, &mut block, &mut scratch) {
-            eprintln!("dredge: {}: {e}", file.display());
-            damaged = true;
-            continue;
-        }
-        for mut ev in block.iter() {
-            // sysdig numbers every event but the user and group announcements.
-            if matches!(ev.code(), 354 | 356 | 358 | 360) {
-                continue;
-            }
-            shown += 1;
-            ev.num = shown - 1;
-            let merged = match normalizer.push(&ev) {
-                Ok(Normalized::Converted(e)) if e.direction() == ev.direction() => Some(e),
-                _ => None,
+    let mut walker =
+        Walker { debug, needs, shown: 0, seen_other: false, normalizer: Normalizer::new() };
+    // Another thread decodes the blocks ahead (event blocks into buffers handed back for
+    // reuse, state blocks made ready for the tables), so this one only tracks.
+    std::thread::scope(|scope| -> anyhow::Result<bool> {
+        let (ahead, decoded) = std::sync::mpsc::sync_channel::<Ahead>(2);
+        let (give_back, spare) = std::sync::mpsc::channel::<EventBlock>();
+        scope.spawn(move || decode_ahead(capture, &ahead, &spare));
+        for item in decoded {
+            let block = match item {
+                Ahead::State(prepared) => {
+                    state.apply_prepared(prepared);
+                    continue;
+                }
+                Ahead::Damaged(e) => {
+                    eprintln!("dredge: {}: {e}", file.display());
+                    damaged = true;
+                    continue;
+                }
+                Ahead::Events(seq, block) => (seq, block),
             };
-            state.before(merged.as_ref().unwrap_or(&ev));
-            // A write that carries a tracer record shows as the tracer event.
-            let traced = spans.take(merged.as_ref().unwrap_or(&ev), &mut state);
-            // The container list at the head of a capture is consumed; a container announced
-            // later is an event sysdig shows.
-            let announced_late = matches!(ev.code(), 272 | 324) && seen_other;
-            seen_other |= !consumed(ev.code());
-            let hidden = (consumed(ev.code()) && !announced_late)
-                || (!debug && internal(ev.code()))
-                || spans.hides(&ev, &state);
-            let block = entry.header.seq;
-            if let Some(t) = &traced {
-                let tracer = t.event(ev.num);
-                let (event, traced) = (&tracer, Some(t));
-                visit(Shown { block, event, merged: None, state: &mut state, needs, traced })?;
-            } else if !hidden {
-                let (event, merged) = (&ev, merged.as_ref());
-                visit(Shown { block, event, merged, state: &mut state, needs, traced: None })?;
+            walk_block((block.0, &block.1), &mut walker, &mut state, spans, visit)?;
+            // The decoder may be gone (it has sent every block): then the buffers just go.
+            let _ = give_back.send(block.1);
+        }
+        Ok(damaged)
+    })
+}
+
+/// A block decoded ahead of the walk.
+enum Ahead {
+    /// An event block, with its sequence number.
+    Events(u32, EventBlock),
+    State(Prepared),
+    Damaged(dredge_format::BlockError),
+}
+
+/// Decodes `capture`'s blocks in order into `ahead`, reusing the event blocks that come back
+/// through `spare`; stops when the walk stops listening.
+fn decode_ahead(
+    capture: &dredge_format::Capture,
+    ahead: &std::sync::mpsc::SyncSender<Ahead>,
+    spare: &std::sync::mpsc::Receiver<EventBlock>,
+) {
+    let mut scratch = Vec::new();
+    for entry in capture.blocks() {
+        let item = if entry.header.kind.is_state() {
+            match capture.decode_state(entry) {
+                Some(Ok(s)) => Ahead::State(Prepared::from(&s)),
+                _ => continue,
             }
-            state.after(merged.as_ref().unwrap_or(&ev));
+        } else if entry.header.kind == BlockKind::Events {
+            let mut block = spare.try_recv().unwrap_or_default();
+            match capture.decode_events_into(entry, &mut block, &mut scratch) {
+                Ok(()) => Ahead::Events(entry.header.seq, block),
+                Err(e) => Ahead::Damaged(e),
+            }
+        } else {
+            continue;
+        };
+        if ahead.send(item).is_err() {
+            return;
         }
     }
-    Ok(damaged)
+}
+
+/// What the walk carries from block to block.
+struct Walker {
+    debug: bool,
+    needs: Needs,
+    /// Events numbered so far.
+    shown: u64,
+    /// Whether an event other than a meta event was seen (container announcements after
+    /// one are shown).
+    seen_other: bool,
+    /// Exits of old captures carry few parameters; the normalised view of each exit (its
+    /// enter's parameters merged in) gives fields what sysdig gets from the enter event.
+    normalizer: Normalizer,
+}
+
+/// Walks the events of one block (see [`walk`]); `seq` is the block's sequence number.
+fn walk_block(
+    (seq, block): (u32, &EventBlock),
+    w: &mut Walker,
+    state: &mut State,
+    spans: &mut SpanState,
+    visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let needs = w.needs;
+    for mut ev in block.iter() {
+        // sysdig numbers every event but the user and group announcements.
+        if matches!(ev.code(), 354 | 356 | 358 | 360) {
+            continue;
+        }
+        w.shown += 1;
+        ev.num = w.shown - 1;
+        let merged = match w.normalizer.push(&ev) {
+            Ok(Normalized::Converted(e)) if e.direction() == ev.direction() => Some(e),
+            _ => None,
+        };
+        state.before(merged.as_ref().unwrap_or(&ev));
+        // A write that carries a tracer record shows as the tracer event.
+        let traced = spans.take(merged.as_ref().unwrap_or(&ev), state);
+        // The container list at the head of a capture is consumed; a container announced
+        // later is an event sysdig shows.
+        let announced_late = matches!(ev.code(), 272 | 324) && w.seen_other;
+        w.seen_other |= !consumed(ev.code());
+        let hidden = (consumed(ev.code()) && !announced_late)
+            || (!w.debug && internal(ev.code()))
+            || spans.hides(&ev, state);
+        if let Some(t) = &traced {
+            let tracer = t.event(ev.num);
+            let (event, traced) = (&tracer, Some(t));
+            visit(Shown { block: seq, event, merged: None, state, needs, traced })?;
+        } else if !hidden {
+            let (event, merged) = (&ev, merged.as_ref());
+            visit(Shown { block: seq, event, merged, state, needs, traced: None })?;
+        }
+        state.after(merged.as_ref().unwrap_or(&ev));
+    }
+    Ok(())
 }
 
 /// Compiles a filter given as words (joined by spaces); `None` for no words. A filter that
