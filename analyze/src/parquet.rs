@@ -1,7 +1,8 @@
 //! Findings, events and spans as Parquet, for SQL engines (DuckDB, pyarrow, Spark).
 //!
-//! Findings: one row per finding, with the event's process, user and container resolved at the moment
-//! the rule matched, and where the event came from (capture digest, block, event number).
+//! Findings: one row per finding, with the event's process, user and container resolved at the
+//! moment the rule matched, and where the event came from (capture digest, block, event
+//! number).
 //! `output_fields` is a struct with one typed child per field any enabled rule's output names
 //! (plus `evt.time`), so every row of a file has the same shape. Lists are standard 3-level
 //! Parquet lists (`list` / `element`) and there are no maps: what every engine reads alike.
