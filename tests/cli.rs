@@ -193,6 +193,21 @@ fn bad_input_truncated_file() {
     let o = dredge(&["verify", f.to_str().unwrap()]);
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert!(text(&o).contains("at offset"), "{}", text(&o));
+    // Every command that reads the events says what it could not read, and exits 4.
+    let scap = dir.path().join("cut.scap");
+    let parquet = dir.path().join("cut.parquet");
+    for args in [
+        vec!["print", f.to_str().unwrap()],
+        vec!["replay", f.to_str().unwrap()],
+        vec!["spans", f.to_str().unwrap()],
+        vec!["export", f.to_str().unwrap(), "-o", scap.to_str().unwrap()],
+        vec!["export", f.to_str().unwrap(), "--events", parquet.to_str().unwrap()],
+    ] {
+        let o = dredge(&args);
+        assert_eq!(code(&o), 4, "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("cut.dcap: damaged: offset"), "{args:?}: {err}");
+    }
 }
 
 #[test]

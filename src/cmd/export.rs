@@ -55,6 +55,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         s.sections
     );
     let damaged = s.damaged_blocks > 0 || !opened.capture.losses().is_empty();
+    for loss in opened.capture.losses() {
+        eprintln!("dredge: {}: damaged: {loss}", args.input.display());
+    }
     if s.damaged_blocks > 0 {
         eprintln!(
             "dredge: {}: {} damaged event blocks were left out",

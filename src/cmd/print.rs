@@ -122,6 +122,10 @@ pub(crate) fn walk(
     visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<bool> {
     let mut state = State::with_hostname(&capture.metadata().hostname);
+    // What could not be read at all (a cut file, a stretch of junk) is said up front.
+    for loss in capture.losses() {
+        eprintln!("dredge: {}: damaged: {loss}", file.display());
+    }
     let mut damaged = !capture.losses().is_empty();
     let mut walker =
         Walker { debug, needs, shown: 0, seen_other: false, normalizer: Normalizer::new() };

@@ -362,7 +362,8 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             eprintln!("dredge: {}: {d}", file.display());
             damaged = true;
         }
-        if !capture.losses().is_empty() {
+        for loss in capture.losses() {
+            eprintln!("dredge: {}: damaged: {loss}", file.display());
             damaged = true;
         }
         if !summary.conversion_errors.is_empty() {
