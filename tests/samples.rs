@@ -37,8 +37,9 @@ fn counts(findings: &[serde_json::Value]) -> BTreeMap<String, usize> {
 fn the_attack_sample_raises_each_act_once_in_its_container() {
     let found = findings("shell-secrets-bindir");
     let want: BTreeMap<String, usize> = [
-        // The container's entrypoint shell, and the one find spawned.
-        ("Shell started in a container", 2),
+        // The container's entrypoint shell (context), and the shell find spawned.
+        ("Shell started in a container", 1),
+        ("Shell spawned by a non-shell program in a container", 1),
         ("Sensitive file opened", 1),
         ("Write below binary directory", 1),
     ]
@@ -49,12 +50,10 @@ fn the_attack_sample_raises_each_act_once_in_its_container() {
 
     let one =
         |rule: &str| found.iter().find(|f| f["rule"] == rule).unwrap()["output_fields"].clone();
-    let spawned = found
-        .iter()
-        .filter(|f| f["rule"] == "Shell started in a container")
-        .find(|f| f["output_fields"]["proc.pname"] == "find")
-        .expect("the shell find spawned");
-    assert!(spawned["output"].as_str().unwrap().contains("/bin/cat /etc/shadow"));
+    let spawned = one("Shell spawned by a non-shell program in a container");
+    assert_eq!(spawned["proc.pname"], "find");
+    assert!(spawned["proc.cmdline"].as_str().unwrap().contains("/bin/cat /etc/shadow"));
+    assert_eq!(spawned["container.name"], "shell-secrets-bindir");
     let read = one("Sensitive file opened");
     assert_eq!(
         (read["fd.name"].as_str(), read["proc.cmdline"].as_str()),
@@ -63,8 +62,10 @@ fn the_attack_sample_raises_each_act_once_in_its_container() {
     let write = one("Write below binary directory");
     assert_eq!(write["fd.name"], "/usr/bin/.cache");
     for f in &found {
-        let id = f["output_fields"]["container.id"].as_str().unwrap();
-        assert_eq!(id.len(), 12, "{f}");
+        let fields = &f["output_fields"];
+        assert_eq!(fields["container.name"], "shell-secrets-bindir", "{f}");
+        assert_eq!(fields["container.id"].as_str().unwrap().len(), 12, "{f}");
+        assert_eq!(fields["container.image.repository"], "localhost/dredge-sample-busybox");
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod alert;
 pub mod ast;
+pub mod builtin;
 pub mod catalogue;
 pub mod collect;
 pub mod compile;

@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(short = 's', long, default_value_t = 80)]
     snaplen: u32,
     /// `all`, or a comma-separated list of syscalls recorded on top of the ones state
-    /// tracking needs.
+    /// tracking needs (default: those the built-in rules match).
     #[arg(long, default_value = "")]
     syscalls: String,
     /// Record only processes in containers (below the host's pid namespace); the snapshot
@@ -60,8 +60,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         ))
         .into());
     }
+    // The state set always; by default also what the built-in rules look at, so that replay's
+    // default rules see every kind of event they can match.
     let selection = match args.syscalls.as_str() {
         "all" => Selection::All,
+        "" => {
+            let names = builtin_rule_syscalls();
+            tracing::debug!(
+                "recording, beyond the state set, what the built-in rules match: {names:?}"
+            );
+            Selection::StatePlus(names)
+        }
         list => Selection::StatePlus(
             list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
         ),
@@ -126,4 +135,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         if key.is_some() { ", signed" } else { "" }
     );
     Ok(exit::OK)
+}
+
+/// The syscalls whose events the built-in rules can match (rules that match any event type
+/// add none).
+fn builtin_rule_syscalls() -> std::collections::BTreeSet<String> {
+    let loaded = dredge_rules::ruleset::load(&dredge_rules::builtin::files());
+    let table = dredge_format::table::table();
+    let mut names = std::collections::BTreeSet::new();
+    for rule in &loaded.ruleset.rules {
+        if rule.codes.len() > table.len() / 2 {
+            continue;
+        }
+        for code in rule.codes.iter() {
+            let Some(event) = table.get(code) else { continue };
+            if dredge_capture::syscalls::by_name(event.name).is_some() {
+                names.insert(event.name.to_string());
+            }
+        }
+    }
+    names
 }

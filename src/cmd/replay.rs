@@ -13,9 +13,6 @@ use dredge_rules::alert::{self, AlertFormat};
 use dredge_rules::collect::Priority;
 use dredge_rules::ruleset::{Selection, load};
 
-/// The rules dredge runs when no -r is given.
-const BUILTIN_RULES: &str = include_str!("../../analyze/rules/builtin.yaml");
-
 /// Run Falco rules over captures; findings on stdout, a summary on stderr.
 #[derive(clap::Args)]
 pub struct Args {
@@ -230,7 +227,7 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
         return Ok(crate::exit::INTEGRITY);
     }
     let files = if args.rules.is_empty() {
-        vec![("builtin.yaml".to_string(), BUILTIN_RULES.to_string())]
+        dredge_rules::builtin::files()
     } else {
         super::rules::read_paths(&args.rules)?
     };
