@@ -4,8 +4,8 @@
 //! The files live in `rules/builtin/` (Falco's rule syntax, written for dredge) and are
 //! embedded in the binary. `10-process.yaml` defines the lists and macros the others share, so
 //! it comes first (the numbers give a directory's order, so `dredge rules check rules/builtin`
-//! loads them the same way); each file's own are defined where they are used (a file loaded on its own then
-//! has nothing unused, which `rules check` would warn about).
+//! loads them the same way). Each file defines its own lists and macros where it uses them: a
+//! file loaded on its own then has nothing unused, which `rules check` would warn about.
 
 /// Each built-in file: its name and text, in load order.
 pub const FILES: &[(&str, &str)] = &[
