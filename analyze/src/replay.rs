@@ -173,9 +173,7 @@ impl<T> Tracker<'_, T> {
                 let tracer = traced.event(ev.num);
                 if !self.ruleset.candidates(tracer.code()).is_empty() {
                     self.summary.evaluated += 1;
-                    let mut view = self.state.view_of(&tracer, &tracer, Needs::ALL);
-                    view.span = Some(traced.span.clone());
-                    view.inside = Some(traced.inside.clone());
+                    let view = traced.view(ev.num, &mut self.state, Needs::ALL);
                     self.batch.push(&tracer, None, view, &self.state.tables);
                 }
             } else if !self.ruleset.candidates(ev.code()).is_empty() {

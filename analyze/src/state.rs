@@ -334,6 +334,8 @@ pub(crate) fn code(c: u16) -> &'static Code {
                 let exit = e.direction.symbol() == '<';
                 let slot = |n: &str| e.param_index(n).and_then(|i| u8::try_from(i).ok());
                 let creates_fd = e.has_flag(flag::CREATES_FD);
+                let has_fd =
+                    e.has_flag(flag::USES_FD) || creates_fd || e.has_flag(flag::DESTROYS_FD);
                 let op = match e.name {
                     "clone" | "fork" | "vfork" | "clone3" if exit => Op::Clone,
                     "execve" | "execveat" if exit => Op::Execve,
@@ -374,9 +376,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
                         || creates_fd
                         || matches!(op, Op::Datagram { .. }),
                     creates_fd,
-                    has_fd: e.has_flag(flag::USES_FD)
-                        || creates_fd
-                        || e.has_flag(flag::DESTROYS_FD),
+                    has_fd,
                     open_family: exit && matches!(e.name, "open" | "openat" | "openat2" | "creat"),
                     res: slot("res"),
                     fd: slot("fd"),
@@ -386,9 +386,6 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     tuple: slot("tuple"),
                     written: slot("data").filter(|_| exit && e.has_flag(flag::WRITES_TO_FD)),
                     names_others: {
-                        let has_fd = e.has_flag(flag::USES_FD)
-                            || creates_fd
-                            || e.has_flag(flag::DESTROYS_FD);
                         // The parameter `State::fd_num` takes the event's fd from.
                         let own = if has_fd { slot("fd").or(slot("res")) } else { None };
                         e.params.iter().enumerate().any(|(i, p)| match p.kind {

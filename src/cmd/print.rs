@@ -75,15 +75,13 @@ pub(crate) struct Shown<'a> {
 impl Shown<'_> {
     /// The event's view of the state.
     pub fn view(&mut self) -> View {
-        let args = self.merged.unwrap_or(self.event);
-        let mut view = self.state.view_of(self.event, args, self.needs);
-        if let Some(t) = self.traced {
-            view.span = Some(t.span.clone());
-            if self.needs.spans {
-                view.inside = Some(t.inside.clone());
+        match self.traced {
+            Some(t) => t.view(self.event.num, self.state, self.needs),
+            None => {
+                let args = self.merged.unwrap_or(self.event);
+                self.state.view_of(self.event, args, self.needs)
             }
         }
-        view
     }
 
     /// The event's fields, read through `view` (from [`Shown::view`]).
@@ -292,7 +290,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let lines = |(batch, mut text): (Batch, Vec<u8>)| -> (Batch, Vec<u8>) {
         text.clear();
         batch.each(|_, f| {
-            if args.json && filter.as_ref().is_none_or(|flt| eval(flt, f)) {
+            if filter.as_ref().is_some_and(|flt| !eval(flt, f)) {
+                return;
+            }
+            if args.json {
                 let (_, values) = render(&pieces, f);
                 let object: std::collections::BTreeMap<String, serde_json::Value> = values
                     .into_iter()
@@ -304,7 +305,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 if serde_json::to_writer(&mut text, &object).is_ok() {
                     text.push(b'\n');
                 }
-            } else if filter.as_ref().is_none_or(|flt| eval(flt, f)) {
+            } else {
                 let start = text.len();
                 if format.write(f, &mut text) || all {
                     text.push(b'\n');

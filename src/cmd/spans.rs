@@ -65,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let opened = super::open_capture(&args.file)?;
     let mut spans = SpanState::default();
-    let mut contexts: BTreeMap<SpanId, Origin> = BTreeMap::new();
+    let mut origins: BTreeMap<SpanId, Origin> = BTreeMap::new();
     let mut selected: Vec<bool> = Vec::new();
     let damaged =
         walk(&args.file, &opened.capture, false, Needs::ALL, &mut spans, &mut |mut shown| {
@@ -77,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             let view = shown.view();
             let fields = shown.fields(&view);
             selected[n] |= filter.as_ref().is_none_or(|f| eval(f, &fields));
-            contexts.entry(traced.span.number).or_insert_with(|| {
+            origins.entry(traced.span.number).or_insert_with(|| {
                 let thread = view.thread.as_deref();
                 let container_id =
                     thread.map(|t| t.container_id.clone()).filter(|id| !id.is_empty());
@@ -104,13 +104,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !args.summary {
-        list(&mut out, pairer, &chosen, &contexts, args.tree).context("writing output")?;
+        list(&mut out, pairer, &chosen, &origins, args.tree).context("writing output")?;
         writeln!(out).context("writing output")?;
     }
     summary(&mut out, pairer, &chosen, args.by).context("writing output")?;
     out.flush().context("writing output")?;
     if let Some(path) = &args.parquet {
-        let rows: Vec<SpanRow> = chosen.iter().map(|&n| row(pairer, n, contexts.get(&n))).collect();
+        let rows: Vec<SpanRow> = chosen.iter().map(|&n| row(pairer, n, origins.get(&n))).collect();
         let written = super::write_into_place(path, |partial| Ok(write_spans(partial, &rows)?));
         if let Err(e) = written {
             eprintln!("dredge: {}: cannot write Parquet: {e:#}", path.display());
@@ -136,8 +136,7 @@ fn row(pairer: &Pairer, n: SpanId, origin: Option<&Origin>) -> SpanRow {
     let span = &pairer.spans[n as usize];
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let pairs = |args| -> Vec<(String, String)> {
-        let items: Vec<&[u8]> = pairer.args(args).collect();
-        items.chunks_exact(2).map(|p| (text(p[0]), text(p[1]))).collect()
+        pairer.args(args).pairs().into_iter().map(|(n, v)| (text(n), text(v))).collect()
     };
     SpanRow {
         span: n,
@@ -162,12 +161,7 @@ fn tags(pairer: &Pairer, span: &Span) -> String {
 }
 
 fn args_text(pairer: &Pairer, span: &Span) -> String {
-    let items: Vec<_> = pairer.args(span.enter_args).collect();
-    let pairs: Vec<String> = items
-        .chunks_exact(2)
-        .map(|p| format!("{}={}", String::from_utf8_lossy(p[0]), String::from_utf8_lossy(p[1])))
-        .collect();
-    pairs.join(",")
+    String::from_utf8_lossy(&pairer.args(span.enter_args).joined_pairs()).into_owned()
 }
 
 fn list(

@@ -97,29 +97,9 @@ fn nth<T>(items: impl ExactSizeIterator<Item = T>, i: i64) -> Option<T> {
     if (0..len).contains(&i) { items.into_iter().nth(i as usize) } else { None }
 }
 
-/// The (name, value) pairs of packed arguments.
-fn pairs(args: &Packed) -> Vec<(&[u8], &[u8])> {
-    let items: Vec<&[u8]> = args.iter().collect();
-    items.chunks_exact(2).map(|p| (p[0], p[1])).collect()
-}
-
-/// Arguments as `n=v,n=v`.
-fn joined(args: &Packed) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, (n, v)) in pairs(args).into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(n);
-        out.push(b'=');
-        out.extend_from_slice(v);
-    }
-    out
-}
-
 /// One argument, by index (`0`, `-1`) or by name.
 fn arg<'a>(args: &'a Packed, key: &str) -> Extracted<'a> {
-    let pairs = pairs(args);
+    let pairs = args.iter().pairs();
     let value = match key.parse::<i64>() {
         Ok(i) => nth(pairs.into_iter(), i).map(|(_, v)| v),
         Err(_) => pairs.into_iter().find(|(n, _)| *n == key.as_bytes()).map(|(_, v)| v),
@@ -191,9 +171,9 @@ pub fn extract<'a>(field: SpanField, arg: Option<&str>, span: &'a SpanInfo) -> E
                 }
                 SpanField::RawTime => text(enter_ts.to_string()),
                 SpanField::Nargs => uint(enter_args.len() as u64 / 2),
-                SpanField::Args => text(joined(&span.args)),
+                SpanField::Args => text(span.args.iter().joined_pairs()),
                 SpanField::Arg => arg.map_or(Extracted::Missing, |a| self::arg(&span.args, a)),
-                SpanField::EnterArgs => text(joined(enter_args)),
+                SpanField::EnterArgs => text(enter_args.iter().joined_pairs()),
                 SpanField::EnterArg => arg.map_or(Extracted::Missing, |a| self::arg(enter_args, a)),
                 SpanField::IdTag => {
                     let mut out = span.id.to_string().into_bytes();
@@ -293,7 +273,7 @@ pub fn extract_in<'a>(
                     let tags: Vec<&[u8]> = o.tags.iter().collect();
                     Val::Bytes(Cow::Borrowed(nth(tags.into_iter(), index()?)?))
                 }
-                InField::Args => Val::Bytes(Cow::Owned(joined(&o.args))),
+                InField::Args => Val::Bytes(Cow::Owned(o.args.iter().joined_pairs())),
                 InField::Arg => match self::arg(&o.args, arg?) {
                     Extracted::One(v) => v,
                     _ => return None,

@@ -118,6 +118,26 @@ impl<'a> PackedIter<'a> {
     pub fn of(bytes: &'a [u8]) -> PackedIter<'a> {
         PackedIter(bytes)
     }
+
+    /// The items two by two: an argument list's (name, value) pairs.
+    pub fn pairs(self) -> Vec<(&'a [u8], &'a [u8])> {
+        let items: Vec<&[u8]> = self.collect();
+        items.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+    }
+
+    /// An argument list as `name=value,name=value`.
+    pub fn joined_pairs(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, (n, v)) in self.pairs().into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(n);
+            out.push(b'=');
+            out.extend_from_slice(v);
+        }
+        out
+    }
 }
 
 impl<'a> Iterator for PackedIter<'a> {

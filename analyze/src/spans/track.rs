@@ -18,7 +18,7 @@ use rustc_hash::FxHashSet;
 use super::fragments::{Fragments, Outcome};
 use super::pair::{Mark, Pairer, SpanId};
 use super::tracer::{Dir, Packed, Tracer};
-use crate::state::{State, code};
+use crate::state::{Needs, State, View, code};
 
 /// The event flag sysdig sets on a write it decoded as a tracer (`SCAP_DF_TRACER`).
 pub const TRACER_FLAG: u32 = 0x2;
@@ -74,6 +74,18 @@ impl Traced {
     /// The tracer event, numbered `num`.
     pub fn event(&self, num: u64) -> Event<'_> {
         Event { num, header: self.header, params: Params::new(0, &self.ends, &self.data) }
+    }
+
+    /// The view of the tracer event numbered `num`: the state's, with its span and (when
+    /// `needs` says so) the spans open around it.
+    pub fn view(&self, num: u64, state: &mut State, needs: Needs) -> View {
+        let tracer = self.event(num);
+        let mut view = state.view_of(&tracer, &tracer, needs);
+        view.span = Some(self.span.clone());
+        if needs.spans {
+            view.inside = Some(self.inside.clone());
+        }
+        view
     }
 }
 
