@@ -235,6 +235,12 @@ fn bad_input_flipped_byte() {
     assert!(text(&o).contains(&want), "{}", text(&o));
     let o = dredge(&["info", f.to_str().unwrap()]);
     assert_eq!(code(&o), 4, "{}", text(&o));
+    // A damaged state block is named by every command that reads the events, which exit 4.
+    for command in ["print", "replay", "spans"] {
+        let o = dredge(&[command, f.to_str().unwrap()]);
+        assert_eq!(code(&o), 4, "{command}: {}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(&want), "{command}: {}", text(&o));
+    }
 }
 
 #[test]

@@ -174,7 +174,8 @@ fn decode_ahead(
         let item = if entry.header.kind.is_state() {
             match capture.decode_state(entry) {
                 Some(Ok(s)) => Ahead::State(Prepared::from(&s)),
-                _ => continue,
+                Some(Err(e)) => Ahead::Damaged(e),
+                None => continue,
             }
         } else if entry.header.kind == BlockKind::Events {
             let mut block = spare.try_recv().unwrap_or_default();
