@@ -20,7 +20,7 @@ use std::process::Command;
 use common::shared;
 
 /// (captures agreeing today, filter, -p format)
-const PAIRS: [(usize, &str, &str); 22] = [
+const PAIRS: [(usize, &str, &str); 23] = [
     (30, "", "%evt.num %evt.type %evt.dir %proc.name %thread.tid"),
     (30, "evt.type=open", "%evt.num %proc.name %fd.name"),
     (
@@ -50,6 +50,8 @@ const PAIRS: [(usize, &str, &str); 22] = [
     (30, "", "%evt.num %evt.failed"),
     (30, "fd.name startswith /etc", "%evt.num %fd.name %fd.directory %fd.filename"),
     (30, "container.id!=host", "%evt.num %container.id %container.image %container.type"),
+    // Arguments resolved as libs resolves them: flag names, fds by name, errors by name.
+    (17, "evt.dir=<", "*%evt.num %evt.arg.flags %evt.arg.fd %evt.arg.res %evt.arg[0]"),
     // sysdig's default line, arguments and all.
     (
         10,

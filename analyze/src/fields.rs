@@ -41,6 +41,8 @@ enum F {
     EvtSource,
     EvtCategory,
     EvtArgs,
+    /// `evt.arg.NAME`, `evt.arg[N]` (extracted by name; listed for what they need).
+    EvtArg,
     EvtBuffer,
     EvtBuflen,
     EvtRawres,
@@ -60,6 +62,14 @@ enum F {
     ProcVpid,
     ProcTty,
     ProcSid,
+    ProcIsExeWritable,
+    ProcIsExeUpperLayer,
+    ProcIsExeFromMemfd,
+    ProcIsExeWritten,
+    /// `proc.stdin.type` (0), `proc.stdout.type` (1), `proc.stderr.type` (2).
+    ProcStdType(usize),
+    /// `proc.stdin.name` (0), ...
+    ProcStdName(usize),
     ThreadTid,
     ThreadVtid,
     ProcPpid,
@@ -129,6 +139,7 @@ const KINDS: &[(&str, F)] = &[
     ("evt.source", F::EvtSource),
     ("evt.category", F::EvtCategory),
     ("evt.args", F::EvtArgs),
+    ("evt.arg", F::EvtArg),
     ("evt.buffer", F::EvtBuffer),
     ("evt.buflen", F::EvtBuflen),
     // What sysdig's default line shows: the arguments, and the time as `-t h` (the default).
@@ -150,6 +161,16 @@ const KINDS: &[(&str, F)] = &[
     ("proc.pid", F::ProcPid),
     ("proc.vpid", F::ProcVpid),
     ("proc.tty", F::ProcTty),
+    ("proc.is_exe_writable", F::ProcIsExeWritable),
+    ("proc.is_exe_upper_layer", F::ProcIsExeUpperLayer),
+    ("proc.is_exe_from_memfd", F::ProcIsExeFromMemfd),
+    ("proc.is_exe_written", F::ProcIsExeWritten),
+    ("proc.stdin.type", F::ProcStdType(0)),
+    ("proc.stdout.type", F::ProcStdType(1)),
+    ("proc.stderr.type", F::ProcStdType(2)),
+    ("proc.stdin.name", F::ProcStdName(0)),
+    ("proc.stdout.name", F::ProcStdName(1)),
+    ("proc.stderr.name", F::ProcStdName(2)),
     ("proc.sid", F::ProcSid),
     ("thread.tid", F::ThreadTid),
     ("thread.vtid", F::ThreadVtid),
@@ -224,8 +245,9 @@ pub fn needs(id: u32) -> Needs {
             Needs { fd: true, ..Needs::NONE }
         }
         // Fds and pids shown with their names.
-        EvtArgs => Needs::ARGS,
+        EvtArgs | EvtArg => Needs::ARGS,
         In(..) => Needs { spans: true, ..Needs::NONE },
+        ProcStdType(_) | ProcStdName(_) => Needs { stdio: true, ..Needs::NONE },
         _ => Needs::NONE,
     }
 }
@@ -256,6 +278,10 @@ fn known(s: &str) -> Extracted<'_> {
 
 fn borrowed(b: &[u8]) -> Extracted<'_> {
     Extracted::One(Val::Bytes(Cow::Borrowed(b)))
+}
+
+fn boolean(v: bool) -> Extracted<'static> {
+    Extracted::One(Val::Bool(v))
 }
 
 fn int(v: i64) -> Extracted<'static> {
@@ -502,6 +528,19 @@ fn type_name(kind: u8) -> &'static [u8] {
     }
 }
 
+/// An fd as sysdig names it: `<` its type letter (and transport) `>` and its name (a
+/// socket's by its tuple).
+fn push_fd(out: &mut Vec<u8>, fd: &Fd) {
+    out.push(b'<');
+    out.extend_from_slice(typechar(fd.kind));
+    out.extend_from_slice(l4char(fd));
+    out.push(b'>');
+    match socket_name(fd) {
+        Some(tuple) => out.extend_from_slice(tuple.as_bytes()),
+        None => out.extend_from_slice(&fd.name),
+    }
+}
+
 fn ip(bytes: &[u8]) -> Option<IpAddr> {
     match bytes.len() {
         4 => Some(IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
@@ -726,18 +765,9 @@ impl<'a> EventFields<'a> {
             match ev.param(i) {
                 Some(Ok(Value::Fd(n))) if n >= 0 => {
                     push_int(out, n);
-                    let named = self.view.named.as_deref();
-                    let other = || named?.fds.iter().find(|(m, _)| *m == n).map(|(_, f)| &**f);
-                    let fd = if self.view.fd_num == Some(n) { self.fd() } else { None };
-                    if let Some(fd) = fd.or_else(other) {
-                        out.extend_from_slice(b"(<");
-                        out.extend_from_slice(typechar(fd.kind));
-                        out.extend_from_slice(l4char(fd));
-                        out.push(b'>');
-                        match socket_name(fd) {
-                            Some(tuple) => out.extend_from_slice(tuple.as_bytes()),
-                            None => out.extend_from_slice(&fd.name),
-                        }
+                    if let Some(fd) = self.known_fd(n) {
+                        out.push(b'(');
+                        push_fd(out, fd);
                         out.push(b')');
                     }
                 }
@@ -763,10 +793,7 @@ impl<'a> EventFields<'a> {
                         out.push(b' ');
                         continue;
                     }
-                    let parent = self.view.lineage.first().map(|p| &**p);
-                    let named = self.view.named.iter().flat_map(|n| n.threads.iter().map(|t| &**t));
-                    let known = [self.thread(), self.process(), parent].into_iter().flatten();
-                    if let Some(t) = known.chain(named).find(|t| t.tid == n) {
+                    if let Some(t) = self.known_thread(n) {
                         out.push(b'(');
                         out.extend_from_slice(&t.comm);
                         out.push(b')');
@@ -780,8 +807,27 @@ impl<'a> EventFields<'a> {
         }
     }
 
-    /// The syscall's return value: an exit event's first parameter (`res`, or the returned
-    /// `fd`); enter events have none.
+    /// Fd `n` of the event's process, when the view has it: the event's own fd, or one its
+    /// parameters name.
+    fn known_fd(&self, n: i64) -> Option<&'a Fd> {
+        if self.view.fd_num == Some(n)
+            && let Some(fd) = self.fd()
+        {
+            return Some(fd);
+        }
+        let named = self.view.named.as_deref()?;
+        named.fds.iter().find(|(m, _)| *m == n).map(|(_, f)| &**f)
+    }
+
+    /// Thread `n`, when the view has it: the event's thread, process or parent, or one its
+    /// parameters name.
+    fn known_thread(&self, n: i64) -> Option<&'a Thread> {
+        let parent = self.view.lineage.first().map(|p| &**p);
+        let named = self.view.named.iter().flat_map(|n| n.threads.iter().map(|t| &**t));
+        let mut known = [self.thread(), self.process(), parent].into_iter().flatten();
+        known.find(|t| t.tid == n).or_else(|| named.into_iter().find(|t| t.tid == n))
+    }
+
     /// The `data` parameter of an I/O event.
     fn data(&self) -> Option<&'a [u8]> {
         let args = self.args();
@@ -890,10 +936,65 @@ impl<'a> EventFields<'a> {
             Ok(i) => Some(i),
             Err(_) => ev.info().and_then(|e| e.param_index(name)),
         };
-        match idx.and_then(|i| render_param(ev, i)) {
-            Some(b) => text(b),
-            None => Extracted::Missing,
+        let Some(i) = idx else { return Extracted::Missing };
+        // As libs: the resolved text where there is one (flag names, an error's name, an
+        // fd's type and name, a thread's command), else the value.
+        match ev.param(i) {
+            Some(Ok(Value::Flags(v) | Value::Enum(v) | Value::Mode(v))) => {
+                let info = ev.info().and_then(|e| e.params.get(i));
+                let is_enum = info.is_some_and(|p| {
+                    matches!(
+                        p.kind,
+                        ParamType::EnumFlags8 | ParamType::EnumFlags16 | ParamType::EnumFlags32
+                    )
+                });
+                let names = info
+                    .and_then(|p| p.table)
+                    .map(|t| table().flag_names(t, u64::from(v), is_enum))
+                    .unwrap_or_default();
+                if !names.is_empty() {
+                    return text(names);
+                }
+            }
+            Some(Ok(Value::SyscallId(id))) => {
+                let name = table().syscall_name(id).filter(|n| *n != "unknown");
+                return text(name.unwrap_or("<unknown>"));
+            }
+            Some(Ok(Value::Fd(-100))) => return text("AT_FDCWD"),
+            Some(Ok(Value::Errno(v) | Value::Fd(v))) if v < 0 => return text(errno_name(v)),
+            Some(Ok(Value::Fd(n))) => {
+                if let Some(fd) = self.known_fd(n) {
+                    let mut out = Vec::new();
+                    push_fd(&mut out, fd);
+                    return text(out);
+                }
+            }
+            Some(Ok(Value::Pid(n))) if n > 0 => {
+                if let Some(t) = self.known_thread(n) {
+                    return borrowed(&t.comm);
+                }
+            }
+            // Ids by name, as the event's container knows them.
+            Some(Ok(Value::Uid(id))) => {
+                let users = &self.tables.users;
+                let container = self.thread().map(|t| t.container_id.clone()).unwrap_or_default();
+                let user = users.get(&(container, id)).or_else(|| users.get(&(String::new(), id)));
+                if let Some(u) = user {
+                    return text(u.name.as_bytes().to_vec());
+                }
+            }
+            Some(Ok(Value::Gid(id))) => {
+                let groups = &self.tables.groups;
+                let container = self.thread().map(|t| t.container_id.clone()).unwrap_or_default();
+                let group =
+                    groups.get(&(container, id)).or_else(|| groups.get(&(String::new(), id)));
+                if let Some(g) = group {
+                    return text(g.as_bytes().to_vec());
+                }
+            }
+            _ => {}
         }
+        render_param(ev, i).map_or(Extracted::Missing, text)
     }
 }
 
@@ -1013,6 +1114,22 @@ impl<'a> Fields for EventFields<'a> {
             F::ProcVpid => with_thread(&|t| int(t.vpid)),
             F::ProcTty => with_thread(&|t| uint(u64::from(t.tty))),
             F::ProcSid => with_thread(&|t| int(t.sid)),
+            F::ProcIsExeWritable => with_thread(&|t| boolean(t.exe_writable)),
+            F::ProcIsExeUpperLayer => with_thread(&|t| boolean(t.exe_upper_layer)),
+            F::ProcIsExeFromMemfd => with_thread(&|t| boolean(t.exe_from_memfd)),
+            F::ProcIsExeWritten => with_thread(&|t| boolean(t.exe_written)),
+            // As libs: the fd's type, and its name (a socket's by its tuple).
+            F::ProcStdType(n) => match &self.view.stdio[n] {
+                Some(fd) => borrowed(type_name(fd.kind)),
+                None => Extracted::Missing,
+            },
+            F::ProcStdName(n) => match &self.view.stdio[n] {
+                Some(fd) => match socket_name(fd) {
+                    Some(tuple) => text(tuple),
+                    None => borrowed(&fd.name),
+                },
+                None => Extracted::Missing,
+            },
             F::ThreadTid => int(ev.tid()),
             F::ThreadVtid => with_thread(&|t| int(t.vtid)),
             // A thread whose process the capture never showed has a stand-in process with no
@@ -1198,7 +1315,8 @@ impl<'a> Fields for EventFields<'a> {
                     asker,
                 )
             }
-            F::Other => Extracted::Missing,
+            // evt.arg is answered by name above.
+            F::EvtArg | F::Other => Extracted::Missing,
         }
     }
 }

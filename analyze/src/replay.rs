@@ -126,6 +126,8 @@ impl<T> Evaluation<'_, T> {
 /// The tracker: state, normaliser and drop monitor, in event order.
 struct Tracker<'a, T> {
     ruleset: &'a Ruleset,
+    /// What views the rules need (see [`needs`]).
+    needs: Needs,
     state: State,
     normalizer: Normalizer,
     spans: SpanState,
@@ -173,12 +175,12 @@ impl<T> Tracker<'_, T> {
                 let tracer = traced.event(ev.num);
                 if !self.ruleset.candidates(tracer.code()).is_empty() {
                     self.summary.evaluated += 1;
-                    let view = traced.view(ev.num, &mut self.state, Needs::ALL);
+                    let view = traced.view(ev.num, &mut self.state, self.needs);
                     self.batch.push(&tracer, None, view, &self.state.tables);
                 }
             } else if !self.ruleset.candidates(ev.code()).is_empty() {
                 self.summary.evaluated += 1;
-                self.batch.push_viewed(&ev, None, &mut self.state, Needs::ALL);
+                self.batch.push_viewed(&ev, None, &mut self.state, self.needs);
             }
             if self.batch.len() >= BATCH {
                 ship(&mut self.batch);
@@ -261,6 +263,23 @@ fn evaluator<T>(capture: &Capture, shared: &Shared<T>, evaluation: &Evaluation<'
     }
 }
 
+/// What the views of replay's events hold: the thread, its ancestors, the event's fd and the
+/// spans open around it always (most rule sets read them); the standard fds only for rules
+/// that read them (three lookups an event otherwise wasted).
+fn needs(ruleset: &Ruleset) -> Needs {
+    let mut stdio = false;
+    let mut visit = |id: u32| stdio |= crate::fields::needs(id).stdio;
+    for rule in ruleset.enabled() {
+        rule.filter.each_field(&mut |f| visit(f.spec.id));
+        for piece in &rule.output {
+            if let dredge_rules::output::Piece::Field { spec, .. } = piece {
+                visit(spec.id);
+            }
+        }
+    }
+    Needs { stdio, ..Needs::ALL }
+}
+
 /// Replays `capture` on `threads` threads (see the module doc); returns the output lines in
 /// event order and the summary. `progress` hears the number of events tracked so far.
 pub fn replay_parallel<T: Send>(
@@ -276,6 +295,7 @@ pub fn replay_parallel<T: Send>(
     let monitor = drops.map(|p| DropMonitor::new(p, crate::drops::records(capture)));
     let mut tracker = Tracker {
         ruleset,
+        needs: needs(ruleset),
         state: State::with_hostname(&capture.metadata().hostname),
         normalizer: Normalizer::new(),
         spans: SpanState::default(),

@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock};
 
 use dredge_format::container;
 use dredge_format::event::Event;
-use dredge_format::param::{ParamType, SockTuple, Value};
+use dredge_format::param::{ParamType, SockAddr, SockTuple, Value};
 use dredge_format::state::{self as recorded, fd_kind};
 use dredge_format::table::{flag, table};
 use dredge_format::{State as Recorded, split_nul};
@@ -52,6 +52,9 @@ pub struct Thread {
     pub exe_writable: bool,
     pub exe_upper_layer: bool,
     pub exe_from_memfd: bool,
+    /// The program this thread runs was written during the capture, before its execve, in
+    /// the same container (see [`State::written`]): drift, seen from the whole capture.
+    pub exe_written: bool,
 }
 
 /// One open fd.
@@ -160,6 +163,7 @@ fn recorded_thread(t: &dredge_format::state::Thread, blobs: &mut FxHashSet<Arc<[
         exe_writable: t.exe_writable,
         exe_upper_layer: t.exe_upper_layer,
         exe_from_memfd: t.exe_from_memfd,
+        exe_written: false,
     }
 }
 
@@ -204,6 +208,11 @@ pub struct State {
     /// The spans open now, in the order they were opened (kept by
     /// [`SpanState`](crate::spans::SpanState)).
     pub open_spans: Arc<[OpenSpan]>,
+    /// The files processes wrote in the capture (opened for writing, renamed or linked into
+    /// place), each as its container id, a NUL, and its absolute path: an execve of one of
+    /// them is drift (`proc.is_exe_written`). A live engine can only ask the overlay's upper
+    /// layer; replay has seen the write.
+    written: FxHashSet<Vec<u8>>,
 }
 
 /// What the fields of one event need from the state, as of that event: shared versions that
@@ -227,6 +236,8 @@ pub struct View {
     pub span: Option<Arc<crate::spans::SpanInfo>>,
     /// The spans open around the event (`evtin.span.*`), when [`Needs::spans`] says so.
     pub inside: Option<Arc<[OpenSpan]>>,
+    /// The process's fds 0, 1 and 2 (`proc.stdin.*`, ...), when [`Needs::stdio`] says so.
+    pub stdio: [Option<Arc<Fd>>; 3],
 }
 
 /// See [`View::named`].
@@ -247,13 +258,17 @@ pub struct Needs {
     pub args: bool,
     /// The spans open around it (`evtin.span.*`).
     pub spans: bool,
+    /// The process's standard fds (`proc.stdin.*`, `proc.stdout.*`, `proc.stderr.*`).
+    pub stdio: bool,
 }
 
 impl Needs {
     /// What rules read (`evt.args` in an output shows the numbers alone).
-    pub const ALL: Needs = Needs { lineage: true, fd: true, args: false, spans: true };
-    pub const NONE: Needs = Needs { lineage: false, fd: false, args: false, spans: false };
-    pub const ARGS: Needs = Needs { lineage: true, fd: true, args: true, spans: false };
+    pub const ALL: Needs = Needs { lineage: true, fd: true, args: false, spans: true, stdio: true };
+    pub const NONE: Needs =
+        Needs { lineage: false, fd: false, args: false, spans: false, stdio: false };
+    pub const ARGS: Needs =
+        Needs { lineage: true, fd: true, args: true, spans: false, stdio: false };
 
     pub fn union(self, other: Needs) -> Needs {
         Needs {
@@ -261,6 +276,7 @@ impl Needs {
             fd: self.fd || other.fd,
             args: self.args || other.args,
             spans: self.spans || other.spans,
+            stdio: self.stdio || other.stdio,
         }
     }
 }
@@ -296,6 +312,10 @@ pub(crate) enum Op {
     Fcntl,
     Chdir,
     Fchdir,
+    /// rename, renameat, renameat2, link, linkat: a file put in place at `newpath`.
+    Place,
+    /// bind: a socket takes its local (server) address.
+    Bind,
 }
 
 /// Per event code, computed once from the event table: what state does with it, and where
@@ -350,11 +370,13 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     "socketpair" if exit && creates_fd => Op::SocketPair,
                     n if n.starts_with("dup") && exit && creates_fd => Op::Dup,
                     "connect" if exit => Op::Connect,
+                    "bind" if exit => Op::Bind,
                     _ if exit && creates_fd => Op::OtherFd,
                     "close" if exit => Op::Close,
                     "procexit" => Op::ProcExit,
                     "fcntl" if exit => Op::Fcntl,
                     "chdir" if exit => Op::Chdir,
+                    "rename" | "renameat" | "renameat2" | "link" | "linkat" if exit => Op::Place,
                     "fchdir" if exit => Op::Fchdir,
                     "send" | "sendto" | "sendmsg" | "sendmmsg" if exit => {
                         Op::Datagram { incoming: false }
@@ -374,7 +396,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     syscall: e.category.contains("syscall"),
                     changes: e.has_flag(flag::MODIFIES_STATE)
                         || creates_fd
-                        || matches!(op, Op::Datagram { .. }),
+                        || matches!(op, Op::Datagram { .. } | Op::Place),
                     creates_fd,
                     has_fd,
                     open_family: exit && matches!(e.name, "open" | "openat" | "openat2" | "creat"),
@@ -713,6 +735,10 @@ impl State {
             _ => None,
         };
         let path = needs.fd && fd.is_none() && code(ev.code()).open_family;
+        let stdio = match thread {
+            Some(t) if needs.stdio => [0, 1, 2].map(|n| self.fd(t, n)),
+            _ => [None; 3],
+        };
         // Threads and fds an event's parameters name are its own: a view with some is never
         // shared.
         let named = if needs.args { self.named(ev, thread, fd_num) } else { None };
@@ -735,6 +761,7 @@ impl State {
             }
             && last.fd_num == fd_num
             && same(last.fd.as_ref(), fd)
+            && (0..3).all(|i| same(last.stdio[i].as_ref(), stdio[i]))
         {
             return None;
         }
@@ -749,6 +776,7 @@ impl State {
             span: None,
             // No spans open (the common case) is no list at all: nothing to count references of.
             inside: (needs.spans && !self.open_spans.is_empty()).then(|| self.open_spans.clone()),
+            stdio: stdio.map(|f| f.cloned()),
         })
     }
 
@@ -869,6 +897,16 @@ impl State {
                 if let Some(v) = exepath {
                     t.exepath = v;
                 }
+                // PPM_EXE_WRITABLE, PPM_EXE_UPPER_LAYER, PPM_EXE_FROM_MEMFD.
+                let flags = match param(ev, named("flags")) {
+                    Some(Value::Flags(f)) => f,
+                    _ => 0,
+                };
+                t.exe_writable = flags & 1 != 0;
+                t.exe_upper_layer = flags & 2 != 0;
+                t.exe_from_memfd = flags & 4 != 0;
+                t.exe_written = !self.written.is_empty()
+                    && self.written.contains(&written_key(t, &t.cwd, &t.exepath));
                 match param(ev, named("tty")) {
                     Some(Value::Int(v)) => t.tty = v as u32,
                     Some(Value::Uint(v)) => t.tty = v as u32,
@@ -887,6 +925,40 @@ impl State {
         }
         if c.op == Op::Fcntl {
             self.fcntl(ev, tid, &int);
+            return;
+        }
+        // A bound inet socket is named by its address (`0.0.0.0:8080`, `:::9001`, as libs
+        // names it) and has its server port, before any connection comes.
+        if c.op == Op::Bind {
+            if int_param(ev, c.res) == Some(0)
+                && let (Some(fdnum), Some(i)) = (int_param(ev, c.fd), named("addr"))
+                && let Some(Value::SockAddr(addr)) = param(ev, Some(i))
+            {
+                let (ip, port) = match addr {
+                    SockAddr::V4 { ip, port } => (ip.octets().to_vec(), port),
+                    SockAddr::V6 { ip, port } => (ip.octets().to_vec(), port),
+                    _ => return,
+                };
+                let pid = self.pid_of(tid);
+                if let Some(f) = self.fds.get_mut(&pid).and_then(|m| m.get_mut(&fdnum)) {
+                    let f = Arc::make_mut(f);
+                    f.name = crate::fields::render_param(ev, usize::from(i)).unwrap_or_default();
+                    (f.dip, f.dport, f.role) = (ip, port, Role::Server);
+                }
+            }
+            return;
+        }
+        if c.op == Op::Place {
+            if int_param(ev, c.res) == Some(0)
+                && let (Some(path), Some(t)) = (bytes("newpath"), self.threads.get(&tid))
+            {
+                let base = match int("newdirfd").or_else(|| int("newdir")) {
+                    Some(d) if d != -100 => self.fd(t, d).map(|f| f.name.clone()),
+                    _ => None,
+                };
+                let key = written_key(t, base.as_ref().unwrap_or(&t.cwd), &path);
+                self.written.insert(key);
+            }
             return;
         }
         if matches!(c.op, Op::Chdir | Op::Fchdir) {
@@ -952,6 +1024,12 @@ impl State {
                     Some(Value::Flags(f)) => f,
                     _ => 0,
                 };
+                // PPM_O_WRONLY (PPM_O_RDWR has it too).
+                if flags & 2 != 0
+                    && let Some(t) = self.threads.get(&tid)
+                {
+                    self.written.insert(written_key(t, &t.cwd, &path));
+                }
                 // PPM_O_DIRECTORY: a directory opened as such is one (fd.type directory).
                 let kind = if flags & 1024 != 0 { fd_kind::DIRECTORY } else { fd_kind::FILE };
                 Some(Fd { kind, name: path, open_flags: flags, ..Fd::default() })
@@ -1344,6 +1422,16 @@ fn fill_tuple(f: &mut Fd, t: &SockTuple<'_>) {
 }
 
 /// `base` + `rel`, with `.` and `..` components resolved, as sysdig shows fd names.
+/// The key of [`State::written`] for `path` (absolute, or relative to `dir`) as thread `t`
+/// sees it.
+fn written_key(t: &Thread, dir: &[u8], path: &[u8]) -> Vec<u8> {
+    let mut key = t.container_id.as_bytes().to_vec();
+    key.push(0);
+    let dir: &[u8] = if path.starts_with(b"/") { b"/" } else { dir };
+    key.extend_from_slice(&join_path(dir, path));
+    key
+}
+
 pub fn join_path(base: &[u8], rel: &[u8]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
     for c in base.split(|&b| b == b'/').chain(rel.split(|&b| b == b'/')) {
@@ -1445,6 +1533,77 @@ mod tests {
         let b = build("setgid", true, &[("res", Value::Errno(0)), ("gid", Value::Gid(5))]);
         apply(&mut state, 100, &b);
         assert_eq!(state.threads[&100].gid, 5);
+    }
+
+    /// An openat exit of `path` with `flags` (PPM_O_*), giving fd 3.
+    fn open(path: &str, flags: u32) -> Built {
+        build(
+            "openat",
+            true,
+            &[
+                ("fd", Value::Fd(3)),
+                ("dirfd", Value::Fd(-100)),
+                ("name", Value::Str(path.as_bytes())),
+                ("flags", Value::Flags(flags)),
+            ],
+        )
+    }
+
+    fn exec(state: &mut State, path: &str) -> bool {
+        let b = build(
+            "execve",
+            true,
+            &[("res", Value::Errno(0)), ("filename", Value::Str(path.as_bytes()))],
+        );
+        apply(state, 100, &b);
+        state.threads[&100].exe_written
+    }
+
+    #[test]
+    fn a_program_written_in_the_capture_is_drift_when_run() {
+        let mut state = with_process();
+        Arc::make_mut(state.threads.get_mut(&100).unwrap()).cwd = b"/work".to_vec();
+        // Read, not written: not drift.
+        apply(&mut state, 100, &open("/usr/bin/tool", 1));
+        assert!(!exec(&mut state, "/usr/bin/tool"));
+        // Written (O_WRONLY | O_CREAT), then run by an absolute or a relative path.
+        apply(&mut state, 100, &open("/tmp/x", 2 | 4));
+        assert!(exec(&mut state, "/tmp/x"));
+        Arc::make_mut(state.threads.get_mut(&100).unwrap()).cwd = b"/tmp".to_vec();
+        assert!(exec(&mut state, "./x"));
+        // Renamed into place.
+        let b = build(
+            "renameat2",
+            true,
+            &[
+                ("res", Value::Errno(0)),
+                ("olddirfd", Value::Fd(-100)),
+                ("oldpath", Value::Str(b"x")),
+                ("newdirfd", Value::Fd(-100)),
+                ("newpath", Value::Str(b"/usr/local/bin/y")),
+            ],
+        );
+        apply(&mut state, 100, &b);
+        assert!(exec(&mut state, "/usr/local/bin/y"));
+        // Another container's write is not this one's drift.
+        Arc::make_mut(state.threads.get_mut(&100).unwrap()).container_id = "abc".into();
+        assert!(!exec(&mut state, "/tmp/x"));
+    }
+
+    #[test]
+    fn a_bound_socket_is_named_by_its_address() {
+        let mut state = with_process();
+        let sock = Fd { kind: fd_kind::IPV6_SOCK, ..Fd::default() };
+        state.fds.entry(100).or_default().insert(3, Arc::new(sock));
+        let addr = SockAddr::V6 { ip: std::net::Ipv6Addr::UNSPECIFIED, port: 9001 };
+        let b = build(
+            "bind",
+            true,
+            &[("res", Value::Errno(0)), ("addr", Value::SockAddr(addr)), ("fd", Value::Fd(3))],
+        );
+        apply(&mut state, 100, &b);
+        let f = &state.fds[&100][&3];
+        assert_eq!((f.name.as_slice(), f.dport, f.role), (&b":::9001"[..], 9001, Role::Server));
     }
 
     #[test]

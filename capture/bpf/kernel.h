@@ -95,9 +95,22 @@ struct inode {
 	unsigned long i_ino;
 };
 
+struct qstr {
+	const unsigned char *name;
+};
+
+struct dentry {
+	struct qstr d_name;
+};
+
+struct path {
+	struct dentry *dentry;
+};
+
 struct file {
 	void *private_data;
 	struct inode *f_inode;
+	struct path f_path;
 };
 
 struct fdtable {
@@ -203,6 +216,7 @@ struct task_struct {
 
 struct linux_binprm {
 	const char *filename;
+	struct file *file;
 };
 
 #pragma clang attribute pop

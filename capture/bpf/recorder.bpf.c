@@ -436,7 +436,8 @@ static __always_inline void push_tuple(struct rec *r, long fd, bool inbound)
 		rec_len(r, 13);
 	} else if (family == AF_INET6) {
 		out[0] = AF_INET6;
-		u8 *src = &out[1], *dst = &out[19];
+		/* Whole addresses: the destination's type gives the size read. */
+		struct in6_addr *src = (struct in6_addr *)&out[1], *dst = (struct in6_addr *)&out[19];
 		if (inbound) {
 			BPF_CORE_READ_INTO(src, sk, __sk_common.skc_v6_daddr);
 			BPF_CORE_READ_INTO(dst, sk, __sk_common.skc_v6_rcv_saddr);
@@ -694,7 +695,7 @@ int BPF_PROG(fill_clone, struct pt_regs *regs, long ret)
 
 /* The execve exit parameters after the task fields: env, tty, vpgid, loginuid, flags, caps,
  * exe inode, uid, trusted_exepath, pgid, gid (execve params 15-29). */
-static __always_inline void push_exec_tail(struct rec *r, struct task_struct *task)
+static __always_inline void push_exec_tail(struct rec *r, struct task_struct *task, u32 flags)
 {
 	push_empty(r); /* env: not recorded by default */
 	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
@@ -707,7 +708,7 @@ static __always_inline void push_exec_tail(struct rec *r, struct task_struct *ta
 	push_u32(r, dev);
 	push_empty(r); /* vpgid */
 	push_u32(r, BPF_CORE_READ(task, loginuid.val));
-	push_u32(r, 0); /* flags */
+	push_u32(r, flags);
 	const struct cred *cred = BPF_CORE_READ(task, cred);
 	push_u64(r, BPF_CORE_READ(cred, cap_inheritable.val));
 	push_u64(r, BPF_CORE_READ(cred, cap_permitted.val));
@@ -735,11 +736,22 @@ int BPF_PROG(fill_execve, struct pt_regs *regs, long ret)
 	push_u64(&r, ret);
 	push_argv(&r, (const char *const *)(at ? regs->dx : regs->si));
 	push_task(&r, task);
-	push_exec_tail(&r, task);
+	push_exec_tail(&r, task, 0);
 	if (!at)
 		push_user_str(&r, (const void *)regs->di, PATH_MAX);
 	rec_send(&r);
 	return 0;
+}
+
+/* The execve exit's flags the recorder knows: PPM_EXE_FROM_MEMFD (4) when the program runs
+ * from a memfd (its file is named `memfd:...`), as fileless malware does. */
+static __always_inline u32 exe_flags(struct linux_binprm *bprm)
+{
+	char name[6] = {};
+	const unsigned char *file = BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name);
+	bpf_probe_read_kernel(name, sizeof(name), file);
+	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
+	       name[4] == 'd' && name[5] == ':' ? 4 : 0;
 }
 
 /* Whether the exec under way is wanted: the sys_exit slot of execve says so. */
@@ -761,7 +773,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	push_u64(&r, 0);
 	push_mm_args(&r, p);
 	push_task(&r, p);
-	push_exec_tail(&r, p);
+	push_exec_tail(&r, p, exe_flags(bprm));
 	push_kernel_str(&r, BPF_CORE_READ(bprm, filename), PATH_MAX);
 	rec_send(&r);
 	return 0;

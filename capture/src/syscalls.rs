@@ -146,6 +146,7 @@ pub const SPECS: &[(&str, &str)] = &[
     ("setns", "ret a0 a1"),
     ("unshare", "ret a0"),
     ("memfd_create", "ret a0 a1"),
+    ("bpf", "ret a0"),
     ("eventfd2", "ret a1 a0"),
     ("prctl", "ret a0 - a1"),
 ];
@@ -258,7 +259,9 @@ pub fn by_name(name: &str) -> Option<&'static Syscall> {
 }
 
 /// The syscalls state tracking needs, as Falco's base set: every call that creates, changes or
-/// closes a process, fd, identity or working directory (and what libs marks never-drop).
+/// closes a process, fd, identity or working directory (and what libs marks never-drop); and
+/// the renames and links that put a file in place, for replay's record of files written in
+/// the capture (`proc.is_exe_written`).
 pub const STATE_SET: &[&str] = &[
     "accept",
     "accept4",
@@ -288,6 +291,8 @@ pub const STATE_SET: &[&str] = &[
     "inotify_init",
     "inotify_init1",
     "io_uring_setup",
+    "link",
+    "linkat",
     "memfd_create",
     "mount",
     "open",
@@ -303,6 +308,9 @@ pub const STATE_SET: &[&str] = &[
     "recvfrom",
     "recvmmsg",
     "recvmsg",
+    "rename",
+    "renameat",
+    "renameat2",
     "sendmmsg",
     "sendmsg",
     "sendto",

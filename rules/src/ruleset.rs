@@ -52,13 +52,16 @@ impl Loaded {
 pub fn load(files: &[(String, String)]) -> Loaded {
     let mut loaded = Loaded::default();
     let mut texts = HashMap::new();
+    // The whole collection is compiled again after each file: a warning about an earlier
+    // file's rule is that file's, reported once.
+    let mut warned = std::collections::HashSet::new();
     for (name, text) in files {
         texts.insert(name.clone(), text.clone());
         let mut result = loaded.collection.load(name, text);
         if result.ok() {
             let (ruleset, errors, warnings) = build(&loaded.collection, &texts);
             result.errors.extend(errors);
-            result.warnings.extend(warnings);
+            result.warnings.extend(warnings.into_iter().filter(|w| warned.insert(w.to_string())));
             if result.ok() {
                 loaded.ruleset = ruleset;
             }
