@@ -107,7 +107,8 @@ const UPSTREAM: &[(&str, &[(&str, usize)])] = &[
             ("Redirect STDOUT/STDIN to Network Connection in Container", 2),
         ],
     ),
-    ("privileged-escape", &[]),
+    // finit_module, then init_module, by a process with CAP_SYS_MODULE.
+    ("privileged-escape", &[("Linux Kernel Module Injection Detected", 2)]),
 ];
 
 fn sample(name: &str) -> PathBuf {

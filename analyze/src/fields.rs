@@ -62,6 +62,7 @@ enum F {
     ProcVpid,
     ProcTty,
     ProcSid,
+    ThreadCapEffective,
     ProcIsExeWritable,
     ProcIsExeUpperLayer,
     ProcIsExeFromMemfd,
@@ -161,6 +162,7 @@ const KINDS: &[(&str, F)] = &[
     ("proc.pid", F::ProcPid),
     ("proc.vpid", F::ProcVpid),
     ("proc.tty", F::ProcTty),
+    ("thread.cap_effective", F::ThreadCapEffective),
     ("proc.is_exe_writable", F::ProcIsExeWritable),
     ("proc.is_exe_upper_layer", F::ProcIsExeUpperLayer),
     ("proc.is_exe_from_memfd", F::ProcIsExeFromMemfd),
@@ -526,6 +528,57 @@ fn type_name(kind: u8) -> &'static [u8] {
         fd_kind::MEMFD => b"memfd",
         _ => b"unknown",
     }
+}
+
+/// Linux's capability names, by bit.
+const CAPABILITIES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// A capability set as libs shows it: the names of its bits, separated by spaces.
+fn capabilities(set: u64) -> String {
+    let names = CAPABILITIES.iter().enumerate().filter(|(bit, _)| set >> bit & 1 == 1);
+    names.map(|(_, n)| *n).collect::<Vec<_>>().join(" ")
 }
 
 /// An fd as sysdig names it: `<` its type letter (and transport) `>` and its name (a
@@ -1114,6 +1167,7 @@ impl<'a> Fields for EventFields<'a> {
             F::ProcVpid => with_thread(&|t| int(t.vpid)),
             F::ProcTty => with_thread(&|t| uint(u64::from(t.tty))),
             F::ProcSid => with_thread(&|t| int(t.sid)),
+            F::ThreadCapEffective => with_thread(&|t| text(capabilities(t.cap_effective))),
             F::ProcIsExeWritable => with_thread(&|t| boolean(t.exe_writable)),
             F::ProcIsExeUpperLayer => with_thread(&|t| boolean(t.exe_upper_layer)),
             F::ProcIsExeFromMemfd => with_thread(&|t| boolean(t.exe_from_memfd)),

@@ -905,6 +905,9 @@ impl State {
                 t.exe_writable = flags & 1 != 0;
                 t.exe_upper_layer = flags & 2 != 0;
                 t.exe_from_memfd = flags & 4 != 0;
+                if let Some(Value::Uint(caps)) = param(ev, named("cap_effective")) {
+                    t.cap_effective = caps;
+                }
                 t.exe_written = !self.written.is_empty()
                     && self.written.contains(&written_key(t, &t.cwd, &t.exepath));
                 match param(ev, named("tty")) {
