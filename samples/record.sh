@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "needs root (the recorder loads BPF programs)" >&2; exit 2; }
 for tool in podman runc /bin/busybox cc; do
-  command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install podman runc busybox-static gcc)" >&2; exit 2; }
+  command -v "$tool" >/dev/null ||
+    { echo "needs $tool (apt-get install podman runc busybox-static gcc)" >&2; exit 2; }
 done
 cargo build --release -q
 dredge="$PWD/target/release/dredge"
@@ -71,7 +72,9 @@ record() {
   kill -INT "$pid"
   wait "$pid"
   "$dredge" verify "$out" >/dev/null
-  echo "$out: $(stat -c %s "$out") bytes, $(grep ' events in ' "$work/rec.err" | sed -E 's/.*: ([0-9]+) events.*/\1/') events"
+  local events
+  events=$(grep ' events in ' "$work/rec.err" | sed -E 's/.*: ([0-9]+) events.*/\1/')
+  echo "$out: $(stat -c %s "$out") bytes, $events events"
 }
 
 # baseline-web: ordinary container work. busybox httpd serves a small site as user www,
