@@ -37,6 +37,14 @@ enum Command {
     Replay(Box<cmd::replay::Args>),
     Print(cmd::print::Args),
     Spans(cmd::spans::Args),
+    Top(cmd::top::Args),
+    /// The open fds at a moment of a capture, as sysdig's lsof chisel lists them.
+    Lsof(cmd::lsof::Args),
+    /// The internet sockets at a moment of a capture, as sysdig's netstat chisel lists them.
+    Netstat(cmd::lsof::Args),
+    /// Watch what users did: `spy users`.
+    #[command(subcommand)]
+    Spy(cmd::spy::Command),
     Verify(cmd::verify::Args),
     Record(cmd::record::Args),
     Generate(cmd::generate::Args),
@@ -72,6 +80,10 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(*args),
         Command::Print(args) => cmd::print::run(args),
         Command::Spans(args) => cmd::spans::run(args),
+        Command::Top(args) => cmd::top::run(args),
+        Command::Lsof(args) => cmd::lsof::run(args, cmd::lsof::Table::Lsof),
+        Command::Netstat(args) => cmd::lsof::run(args, cmd::lsof::Table::Netstat),
+        Command::Spy(cmd) => cmd::spy::run(cmd),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Generate(args) => cmd::generate::run(args),

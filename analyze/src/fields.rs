@@ -466,7 +466,7 @@ fn errno_name(e: i64) -> String {
 }
 
 /// An IP socket's name: its tuple, once both addresses are known.
-fn socket_name(fd: &Fd) -> Option<String> {
+pub(crate) fn socket_name(fd: &Fd) -> Option<String> {
     if fd.kind != fd_kind::IPV4_SOCK && fd.kind != fd_kind::IPV6_SOCK {
         return None;
     }
@@ -511,7 +511,7 @@ fn typechar(kind: u8) -> &'static [u8] {
     }
 }
 
-fn type_name(kind: u8) -> &'static [u8] {
+pub(crate) fn type_name(kind: u8) -> &'static [u8] {
     match kind {
         fd_kind::FILE | fd_kind::FILE_V2 => b"file",
         fd_kind::DIRECTORY => b"directory",

@@ -5,11 +5,14 @@ pub mod generate;
 pub mod import;
 pub mod info;
 pub mod keygen;
+pub mod lsof;
 pub mod print;
 pub mod record;
 pub mod replay;
 pub mod rules;
 pub mod spans;
+pub mod spy;
+pub mod top;
 pub mod verify;
 
 use std::io::Read;

@@ -120,6 +120,20 @@ pub(crate) fn walk(
     visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<bool> {
     let mut state = State::with_hostname(&capture.metadata().hostname);
+    walk_into(file, capture, debug, needs, spans, &mut state, visit)
+}
+
+/// [`walk`], with the state left in `state` at the end (the views that show the tables as
+/// the capture ends read it).
+pub(crate) fn walk_into(
+    file: &std::path::Path,
+    capture: &dredge_format::Capture,
+    debug: bool,
+    needs: Needs,
+    spans: &mut SpanState,
+    state: &mut State,
+    visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<bool> {
     // What could not be read at all (a cut file, a stretch of junk) is said up front.
     for loss in capture.losses() {
         eprintln!("dredge: {}: damaged: {loss}", file.display());
@@ -146,7 +160,7 @@ pub(crate) fn walk(
                 }
                 Ahead::Events(seq, block) => (seq, block),
             };
-            walk_block((block.0, &block.1), &mut walker, &mut state, spans, visit)?;
+            walk_block((block.0, &block.1), &mut walker, state, spans, visit)?;
             // The decoder may be gone (it has sent every block): then the buffers just go.
             let _ = give_back.send(block.1);
         }

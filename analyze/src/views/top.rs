@@ -1,0 +1,194 @@
+//! Top lists: the processes, files, connections or containers that did the most I/O, took the
+//! most time in it, or saw the most events (sysdig's `topprocs_*`, `topfiles_*`, `topconns`
+//! and `topcontainers_*` chisels, over a whole capture).
+//!
+//! Bytes are the positive results of the exits of I/O syscalls (those that read from or write
+//! to an fd: `evt.is_io`), added up per key; time is the latency of those exits (exit time
+//! less the time of the enter just before it on the same thread). Events counts every event
+//! that has the key: every event of a process, every event on a file or socket fd, every
+//! event in a container. Files are `fd.type=file` fds by `fd.name`; connections are ipv4 and
+//! ipv6 sockets by `fd.l4proto` and `fd.name`; containers leave the host out.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::{container_name, fd_name, is_file, is_inet, is_io, l4proto, result};
+use crate::fields::EventFields;
+use crate::state::{Fd, Tables, code};
+
+/// What a top list ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// By `proc.name` and `proc.pid`.
+    Procs,
+    /// File fds, by `fd.name`.
+    Files,
+    /// ipv4 and ipv6 sockets, by `fd.l4proto` and `fd.name`.
+    Conns,
+    /// By `container.name` (the host left out).
+    Containers,
+}
+
+/// What a top list adds up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Events,
+    /// The bytes of I/O exits (`evt.rawarg.res` when positive).
+    Bytes,
+    /// The latency of I/O exits, in ns.
+    Time,
+}
+
+impl Subject {
+    /// The names of the key columns, as sysdig's fields.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Subject::Procs => &["proc.name", "proc.pid"],
+            Subject::Files => &["fd.name"],
+            Subject::Conns => &["fd.l4proto", "fd.name"],
+            Subject::Containers => &["container.name"],
+        }
+    }
+}
+
+/// One line of a top list: the key, one text per column of [`Subject::columns`], and the
+/// total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub key: Vec<String>,
+    pub total: u64,
+}
+
+/// A top list being added up, event after event.
+pub struct Top {
+    subject: Subject,
+    measure: Measure,
+    /// Per pid, per process name (a process that execs shows under each of its names).
+    procs: FxHashMap<i64, Vec<(Vec<u8>, u64)>>,
+    /// Per fd version (equal versions share a slot); merged by shown name at the end.
+    fds: FxHashMap<Arc<Fd>, u64>,
+    /// Per container id.
+    containers: FxHashMap<String, u64>,
+    /// Per thread: the code and time of its last event (for latencies).
+    last: FxHashMap<i64, (u16, u64)>,
+}
+
+impl Top {
+    pub fn new(subject: Subject, measure: Measure) -> Top {
+        Top {
+            subject,
+            measure,
+            procs: FxHashMap::default(),
+            fds: FxHashMap::default(),
+            containers: FxHashMap::default(),
+            last: FxHashMap::default(),
+        }
+    }
+
+    /// Adds the event to the list. Every event of the capture is to be given, in order (the
+    /// latency of an exit needs the enter before it); which are counted is the caller's
+    /// choice through `counted` (its filter).
+    pub fn event(&mut self, f: &EventFields<'_>, counted: bool) {
+        let amount = self.amount(f);
+        if !counted || amount == 0 {
+            return;
+        }
+        match self.subject {
+            Subject::Procs => {
+                let Some(t) = f.view.thread.as_deref() else { return };
+                let names = self.procs.entry(t.pid).or_default();
+                match names.iter_mut().find(|(n, _)| *n == t.comm) {
+                    Some((_, total)) => *total += amount,
+                    None => names.push((t.comm.clone(), amount)),
+                }
+            }
+            Subject::Files | Subject::Conns => {
+                let Some(fd) = &f.view.fd else { return };
+                let kept = if self.subject == Subject::Files { is_file(fd) } else { is_inet(fd) };
+                if !kept {
+                    return;
+                }
+                match self.fds.get_mut(&**fd) {
+                    Some(total) => *total += amount,
+                    None => {
+                        self.fds.insert(fd.clone(), amount);
+                    }
+                }
+            }
+            Subject::Containers => {
+                let Some(t) = f.view.thread.as_deref() else { return };
+                if t.container_id.is_empty() {
+                    return;
+                }
+                match self.containers.get_mut(t.container_id.as_str()) {
+                    Some(total) => *total += amount,
+                    None => {
+                        self.containers.insert(t.container_id.clone(), amount);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What the event adds, whatever its key.
+    fn amount(&mut self, f: &EventFields<'_>) -> u64 {
+        let ev = f.event;
+        match self.measure {
+            Measure::Events => 1,
+            Measure::Bytes if is_io(ev.code()) => result(f).map_or(0, |r| r.max(0) as u64),
+            Measure::Bytes => 0,
+            Measure::Time => {
+                let now = (ev.code(), ev.ts());
+                let before = self.last.insert(ev.tid(), now);
+                // The exit right after its own enter on the thread: an exit's code follows
+                // its enter's.
+                match before {
+                    Some((enter, at)) if is_io(ev.code()) && code(ev.code()).exit => {
+                        if enter + 1 == ev.code() { ev.ts().saturating_sub(at) } else { 0 }
+                    }
+                    _ => 0,
+                }
+            }
+        }
+    }
+
+    /// The list, largest first (ties by key), cut to `n` lines (0: all).
+    pub fn rows(self, tables: &Tables, n: usize) -> Vec<Row> {
+        let mut rows: Vec<Row> = match self.subject {
+            Subject::Procs => self
+                .procs
+                .into_iter()
+                .flat_map(|(pid, names)| {
+                    names.into_iter().map(move |(name, total)| Row {
+                        key: vec![String::from_utf8_lossy(&name).into_owned(), pid.to_string()],
+                        total,
+                    })
+                })
+                .collect(),
+            Subject::Files | Subject::Conns => {
+                let mut by_name: FxHashMap<Vec<String>, u64> = FxHashMap::default();
+                for (fd, total) in self.fds {
+                    let key = match self.subject {
+                        Subject::Files => vec![fd_name(&fd)],
+                        _ => vec![l4proto(&fd).to_string(), fd_name(&fd)],
+                    };
+                    *by_name.entry(key).or_default() += total;
+                }
+                by_name.into_iter().map(|(key, total)| Row { key, total }).collect()
+            }
+            Subject::Containers => {
+                let mut by_name: FxHashMap<String, u64> = FxHashMap::default();
+                for (id, total) in self.containers {
+                    *by_name.entry(container_name(tables, &id)).or_default() += total;
+                }
+                by_name.into_iter().map(|(name, total)| Row { key: vec![name], total }).collect()
+            }
+        };
+        rows.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.key.cmp(&b.key)));
+        if n > 0 {
+            rows.truncate(n);
+        }
+        rows
+    }
+}
