@@ -474,6 +474,11 @@ pub(crate) fn socket_name(fd: &Fd) -> Option<String> {
     Some(format!("{s}:{}->{d}:{}", fd.sport, fd.dport))
 }
 
+/// A listening (bound server) socket: its address is in `sip`/`sport`.
+fn listening(fd: &Fd) -> bool {
+    matches!(fd.kind, fd_kind::IPV4_SERVSOCK | fd_kind::IPV6_SERVSOCK)
+}
+
 /// The transport letter sysdig adds to a socket's kind in `evt.args` (`<4t>`, `<4u>`).
 fn l4char(fd: &Fd) -> &'static [u8] {
     let inet = matches!(
@@ -1296,21 +1301,31 @@ impl<'a> Fields for EventFields<'a> {
                 None => Extracted::Missing,
             },
             F::FdType => self.fd().map_or(Extracted::Missing, |fd| borrowed(type_name(fd.kind))),
+            // A listening socket has one address, its own: the server's (as libs, its client
+            // side has no value).
             F::FdSip | F::FdCip | F::FdRip | F::FdLip => match self.fd().and_then(|fd| {
-                if matches!(name, "fd.sip" | "fd.rip") { ip(&fd.dip) } else { ip(&fd.sip) }
+                match (listening(fd), name) {
+                    (true, "fd.sip" | "fd.lip") => ip(&fd.sip),
+                    (true, _) => None,
+                    (false, "fd.sip" | "fd.rip") => ip(&fd.dip),
+                    (false, _) => ip(&fd.sip),
+                }
             }) {
                 Some(a) => Extracted::One(Val::Ip(a)),
                 None => Extracted::Missing,
             },
             // A port is known once the socket's side is (connect, accept); of a socket listed
             // at the start, a port of 0 says nothing.
+            F::FdSport | F::FdLport if self.fd().is_some_and(listening) => {
+                self.fd().map_or(Extracted::Missing, |f| uint(u64::from(f.sport)))
+            }
             F::FdSport | F::FdRport => self
                 .fd()
-                .filter(|f| f.dport != 0 || f.role != Role::Unknown)
+                .filter(|f| !listening(f) && (f.dport != 0 || f.role != Role::Unknown))
                 .map_or(Extracted::Missing, |f| uint(u64::from(f.dport))),
             F::FdCport | F::FdLport => self
                 .fd()
-                .filter(|f| f.sport != 0 || f.role != Role::Unknown)
+                .filter(|f| !listening(f) && (f.sport != 0 || f.role != Role::Unknown))
                 .map_or(Extracted::Missing, |f| uint(u64::from(f.sport))),
             F::ContainerId => with_thread(&|t| {
                 text(if t.container_id.is_empty() { "host".into() } else { t.container_id.clone() })

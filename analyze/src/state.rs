@@ -306,6 +306,8 @@ pub(crate) enum Op {
     /// Another call that makes an fd (eventfd, signalfd, ...).
     OtherFd,
     Connect,
+    /// bind: the socket becomes a server socket with the bound address.
+    Bind,
     Close,
     ProcExit,
     /// fcntl, which duplicates an fd with F_DUPFD and F_DUPFD_CLOEXEC.
@@ -314,8 +316,6 @@ pub(crate) enum Op {
     Fchdir,
     /// rename, renameat, renameat2, link, linkat: a file put in place at `newpath`.
     Place,
-    /// bind: a socket takes its local (server) address.
-    Bind,
 }
 
 /// Per event code, computed once from the event table: what state does with it, and where
@@ -396,7 +396,7 @@ pub(crate) fn code(c: u16) -> &'static Code {
                     syscall: e.category.contains("syscall"),
                     changes: e.has_flag(flag::MODIFIES_STATE)
                         || creates_fd
-                        || matches!(op, Op::Datagram { .. } | Op::Place),
+                        || matches!(op, Op::Datagram { .. } | Op::Bind | Op::Place),
                     creates_fd,
                     has_fd,
                     open_family: exit && matches!(e.name, "open" | "openat" | "openat2" | "creat"),
@@ -930,27 +930,6 @@ impl State {
             self.fcntl(ev, tid, &int);
             return;
         }
-        // A bound inet socket is named by its address (`0.0.0.0:8080`, `:::9001`, as libs
-        // names it) and has its server port, before any connection comes.
-        if c.op == Op::Bind {
-            if int_param(ev, c.res) == Some(0)
-                && let (Some(fdnum), Some(i)) = (int_param(ev, c.fd), named("addr"))
-                && let Some(Value::SockAddr(addr)) = param(ev, Some(i))
-            {
-                let (ip, port) = match addr {
-                    SockAddr::V4 { ip, port } => (ip.octets().to_vec(), port),
-                    SockAddr::V6 { ip, port } => (ip.octets().to_vec(), port),
-                    _ => return,
-                };
-                let pid = self.pid_of(tid);
-                if let Some(f) = self.fds.get_mut(&pid).and_then(|m| m.get_mut(&fdnum)) {
-                    let f = Arc::make_mut(f);
-                    f.name = crate::fields::render_param(ev, usize::from(i)).unwrap_or_default();
-                    (f.dip, f.dport, f.role) = (ip, port, Role::Server);
-                }
-            }
-            return;
-        }
         if c.op == Op::Place {
             if int_param(ev, c.res) == Some(0)
                 && let (Some(path), Some(t)) = (bytes("newpath"), self.threads.get(&tid))
@@ -1012,6 +991,10 @@ impl State {
                 fill_tuple(f, &t);
                 f.role = Role::Client;
             }
+            return;
+        }
+        if c.op == Op::Bind {
+            self.bind(tid, ev);
             return;
         }
         // New fds.
@@ -1262,6 +1245,39 @@ impl State {
             std::mem::swap(&mut f.sip, &mut f.dip);
             std::mem::swap(&mut f.sport, &mut f.dport);
         }
+    }
+
+    /// A bind that worked makes its socket a server socket on the bound address, named by
+    /// it (`0.0.0.0:80`), as libsinsp does; an IPv4 address mapped into IPv6 is IPv4.
+    fn bind(&mut self, tid: i64, ev: &Event<'_>) {
+        use dredge_format::param::SockAddr;
+        let fdnum = match ev.param_named("fd") {
+            Some(Ok(Value::Fd(n))) => n,
+            _ => return,
+        };
+        let worked = int_param(ev, code(ev.code()).res).is_some_and(|r| r >= 0);
+        let Some(Ok(Value::SockAddr(addr))) = ev.param_named("addr") else { return };
+        let (kind, ip, port): (u8, std::net::IpAddr, u16) = match addr {
+            SockAddr::V4 { ip, port } => (fd_kind::IPV4_SERVSOCK, ip.into(), port),
+            SockAddr::V6 { ip, port } => match ip.to_ipv4_mapped() {
+                Some(v4) => (fd_kind::IPV4_SERVSOCK, v4.into(), port),
+                None => (fd_kind::IPV6_SERVSOCK, ip.into(), port),
+            },
+            _ => return,
+        };
+        let pid = self.pid_of(tid);
+        let Some(f) = self.fds.get_mut(&pid).and_then(|m| m.get_mut(&fdnum)) else { return };
+        if !worked || !matches!(f.kind, fd_kind::IPV4_SOCK | fd_kind::IPV6_SOCK) {
+            return;
+        }
+        let f = Arc::make_mut(f);
+        f.kind = kind;
+        f.sip = match ip {
+            std::net::IpAddr::V4(a) => a.octets().to_vec(),
+            std::net::IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        f.sport = port;
+        f.name = format!("{ip}:{port}").into_bytes();
     }
 
     /// An IPv4 socket with one address unknown (0.0.0.0) takes the interface that matches the
@@ -1606,7 +1622,8 @@ mod tests {
         );
         apply(&mut state, 100, &b);
         let f = &state.fds[&100][&3];
-        assert_eq!((f.name.as_slice(), f.dport, f.role), (&b":::9001"[..], 9001, Role::Server));
+        assert_eq!((f.name.as_slice(), f.sport), (&b":::9001"[..], 9001));
+        assert_eq!(f.kind, fd_kind::IPV6_SERVSOCK);
     }
 
     #[test]
