@@ -202,6 +202,10 @@ fn bad_input_truncated_file() {
         vec!["spans", f.to_str().unwrap()],
         vec!["export", f.to_str().unwrap(), "-o", scap.to_str().unwrap()],
         vec!["export", f.to_str().unwrap(), "--events", parquet.to_str().unwrap()],
+        vec!["top", "procs", f.to_str().unwrap()],
+        vec!["lsof", f.to_str().unwrap()],
+        vec!["netstat", f.to_str().unwrap()],
+        vec!["spy", "users", f.to_str().unwrap()],
     ] {
         let o = dredge(&args);
         assert_eq!(code(&o), 4, "{args:?}: {}", text(&o));
@@ -236,8 +240,10 @@ fn bad_input_flipped_byte() {
     let o = dredge(&["info", f.to_str().unwrap()]);
     assert_eq!(code(&o), 4, "{}", text(&o));
     // A damaged state block is named by every command that reads the events, which exit 4.
-    for command in ["print", "replay", "spans"] {
-        let o = dredge(&[command, f.to_str().unwrap()]);
+    for command in ["print", "replay", "spans", "top procs", "lsof", "netstat", "spy users"] {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push(f.to_str().unwrap());
+        let o = dredge(&args);
         assert_eq!(code(&o), 4, "{command}: {}", text(&o));
         assert!(String::from_utf8_lossy(&o.stderr).contains(&want), "{command}: {}", text(&o));
     }
@@ -512,5 +518,40 @@ fn quiet_keeps_summaries_off_stderr() {
         let o = dredge(&args);
         assert_eq!(code(&o), 0, "{args:?}: {}", text(&o));
         assert_eq!(String::from_utf8_lossy(&o.stderr), "", "{args:?}");
+    }
+}
+
+#[test]
+fn views_answer_on_a_generated_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = generate(dir.path(), "views.dcap", "5000", &[]);
+    let file = f.to_str().unwrap();
+    let o = dredge(&["top", "procs", "--by", "events", "-n", "3", "--json", file]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", text(&o));
+    assert!(lines.windows(2).all(|w| w[0]["events"].as_u64() >= w[1]["events"].as_u64()));
+    for args in [
+        vec!["top", "files", "--by", "time", file],
+        vec!["top", "conns", file],
+        vec!["top", "containers", file],
+        vec!["lsof", "--at", "+1ms", file, "fd.type=file"],
+        vec!["netstat", file],
+        vec!["spy", "users", file],
+    ] {
+        let o = dredge(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o));
+    }
+    // At the capture's first moment, the processes it started with have their fds.
+    let o = dredge(&["lsof", "--at", "+0ns", "--json", file]);
+    assert!(!o.stdout.is_empty(), "{}", text(&o));
+    for bad in
+        [vec!["lsof", "--at", "yesterday", file], vec!["top", "procs", file, "no.such.field=1"]]
+    {
+        let o = dredge(&bad);
+        assert_eq!(code(&o), 2, "{bad:?}: {}", text(&o));
     }
 }

@@ -188,3 +188,23 @@ fn table_out<const N: usize>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{At, parse_at};
+
+    #[test]
+    fn times_are_epoch_ns_or_offsets() {
+        assert!(matches!(
+            parse_at("1534527348514648551"),
+            Ok(At::Epoch(1_534_527_348_514_648_551))
+        ));
+        assert!(matches!(parse_at("+2.5s"), Ok(At::After(2_500_000_000))));
+        assert!(matches!(parse_at("+300ms"), Ok(At::After(300_000_000))));
+        assert!(matches!(parse_at("+40us"), Ok(At::After(40_000))));
+        assert!(matches!(parse_at("+12ns"), Ok(At::After(12))));
+        for bad in ["", "+", "+5", "+5h", "soon", "-3"] {
+            assert!(parse_at(bad).is_err(), "{bad}");
+        }
+    }
+}

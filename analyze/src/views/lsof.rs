@@ -57,6 +57,7 @@ pub fn lsof(state: &State, keep: Keep<'_>) -> Vec<OpenFd> {
             if !keep(t, n, fd) {
                 continue;
             }
+            let shown = super::netstat::shown(fd, &listening);
             out.push(OpenFd {
                 command: lossy(&t.comm),
                 pid: *pid,
@@ -64,8 +65,8 @@ pub fn lsof(state: &State, keep: Keep<'_>) -> Vec<OpenFd> {
                 user: user_name(&state.tables, t),
                 container: container_name(&state.tables, &t.container_id),
                 fd: n,
-                kind: fd_type(fd),
-                name: fd_name(&super::netstat::oriented(fd, &listening)),
+                kind: fd_type(&shown),
+                name: fd_name(&shown),
             });
         }
     }

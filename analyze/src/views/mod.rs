@@ -101,9 +101,13 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// `fd.type` of an fd.
+/// `fd.type` of an fd; `<NA>` for the kinds libsinsp has no name for (an fd the recorder
+/// listed as unsupported), as sysdig's lsof shows them.
 pub fn fd_type(fd: &Fd) -> &'static str {
-    std::str::from_utf8(crate::fields::type_name(fd.kind)).unwrap_or("unknown")
+    match crate::fields::type_name(fd.kind) {
+        b"unknown" => "<NA>",
+        name => std::str::from_utf8(name).unwrap_or("<NA>"),
+    }
 }
 
 /// `fd.name` of an open fd: a connected socket's tuple, a listening socket's address,
@@ -116,7 +120,8 @@ pub fn fd_name(fd: &Fd) -> String {
     let listener = matches!(fd.kind, IPV4_SERVSOCK | IPV6_SERVSOCK) && fd.name.is_empty();
     match ip_addr(&fd.sip).filter(|_| listener) {
         Some(ip) => format!("{ip}:{}", fd.sport),
-        None => lossy(&fd.name),
+        // Old captures recorded unix socket paths with the newline of /proc/net/unix.
+        None => lossy(fd.name.strip_suffix(b"\n").unwrap_or(&fd.name)),
     }
 }
 
@@ -164,13 +169,14 @@ pub fn user_name(tables: &Tables, t: &Thread) -> String {
     }
 }
 
-/// `container.name` of a thread: `host` outside containers, the id when the capture never
-/// described the container.
+/// `container.name` of a thread: `host` outside containers; the id for a container the
+/// capture did not name (`container.name` has no value there).
 pub fn container_name(tables: &Tables, id: &str) -> String {
     if id.is_empty() {
         return "host".into();
     }
-    tables.containers.get(id).map_or(id, |c| c.name.as_str()).to_string()
+    let name = tables.containers.get(id).map_or("", |c| c.name.as_str());
+    if name.is_empty() { id.to_string() } else { name.to_string() }
 }
 
 /// Writes `n` bytes as sysdig's chisels do: `832B`, `11.40KB`, `1.50M`, `2.00G`.
@@ -209,4 +215,54 @@ pub fn row_matches(
         ..View::default()
     };
     eval(filter, &EventFields::new(&event, &view, &state.tables))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dredge_format::state::fd_kind;
+
+    #[test]
+    fn bytes_read_as_the_chisels_write_them() {
+        assert_eq!(human_bytes(832), "832B");
+        assert_eq!(human_bytes(1024), "1024B");
+        assert_eq!(human_bytes(11_672), "11.40KB");
+        assert_eq!(human_bytes(1_572_864), "1.50M");
+        assert_eq!(human_bytes(2 << 30), "2.00G");
+    }
+
+    #[test]
+    fn io_is_reads_and_writes_on_fds() {
+        let t = table();
+        let code_of =
+            |name: &str| (0..t.len() as u16).find(|&c| t.get(c).is_some_and(|e| e.name == name));
+        assert!(is_io(code_of("read").unwrap_or(0)));
+        assert!(is_io(code_of("sendto").unwrap_or(0)));
+        assert!(!is_io(code_of("open").unwrap_or(0)));
+    }
+
+    #[test]
+    fn a_listening_socket_is_named_by_its_address_and_a_path_loses_its_newline() {
+        let listening =
+            Fd { kind: fd_kind::IPV6_SERVSOCK, sip: vec![0; 16], sport: 22, ..Fd::default() };
+        assert_eq!(fd_name(&listening), ":::22");
+        let unix =
+            Fd { kind: fd_kind::UNIX_SOCK, name: b"/run/acpid.socket\n".to_vec(), ..Fd::default() };
+        assert_eq!(fd_name(&unix), "/run/acpid.socket");
+        assert_eq!(fd_type(&Fd { kind: fd_kind::UNSUPPORTED, ..Fd::default() }), "<NA>");
+    }
+
+    #[test]
+    fn a_container_without_a_name_is_its_id() {
+        let mut tables = Tables::default();
+        assert_eq!(container_name(&tables, ""), "host");
+        assert_eq!(container_name(&tables, "0b703f366424"), "0b703f366424");
+        let c = dredge_format::state::Container {
+            id: "c010f5a08549".into(),
+            name: "alpine".into(),
+            ..Default::default()
+        };
+        tables.containers.insert(c.id.clone(), c);
+        assert_eq!(container_name(&tables, "c010f5a08549"), "alpine");
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! Bytes are the positive results of the exits of I/O syscalls (those that read from or write
 //! to an fd: `evt.is_io`), added up per key; time is the latency of those exits (exit time
-//! less the time of the enter just before it on the same thread). Events counts every event
+//! less the time of its enter, the thread's syscall event just before it; a context switch
+//! in between counts as part of the call). Events counts every event
 //! that has the key: every event of a process, every event on a file or socket fd, every
 //! event in a container. Files are `fd.type=file` fds by `fd.name`; connections are ipv4 and
 //! ipv6 sockets by `fd.l4proto` and `fd.name`; containers leave the host out.
@@ -70,7 +71,7 @@ pub struct Top {
     fds: FxHashMap<Arc<Fd>, u64>,
     /// Per container id.
     containers: FxHashMap<String, u64>,
-    /// Per thread: the code and time of its last event (for latencies).
+    /// Per thread: the code and time of its last syscall enter (for latencies).
     last: FxHashMap<i64, (u16, u64)>,
 }
 
@@ -139,13 +140,20 @@ impl Top {
             Measure::Bytes if is_io(ev.code()) => result(f).map_or(0, |r| r.max(0) as u64),
             Measure::Bytes => 0,
             Measure::Time => {
-                let now = (ev.code(), ev.ts());
-                let before = self.last.insert(ev.tid(), now);
-                // The exit right after its own enter on the thread: an exit's code follows
-                // its enter's.
-                match before {
-                    Some((enter, at)) if is_io(ev.code()) && code(ev.code()).exit => {
-                        if enter + 1 == ev.code() { ev.ts().saturating_sub(at) } else { 0 }
+                let c = code(ev.code());
+                if !c.syscall {
+                    // A context switch between an enter and its exit is part of the call.
+                    return 0;
+                }
+                if !c.exit {
+                    self.last.insert(ev.tid(), (ev.code(), ev.ts()));
+                    return 0;
+                }
+                // The exit right after its own enter on the thread (an exit's code follows
+                // its enter's).
+                match self.last.get(&ev.tid()) {
+                    Some(&(enter, at)) if is_io(ev.code()) && enter + 1 == ev.code() => {
+                        ev.ts().saturating_sub(at)
                     }
                     _ => 0,
                 }
@@ -190,5 +198,35 @@ impl Top {
             rows.truncate(n);
         }
         rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_largest_first_and_cut() {
+        let mut top = Top::new(Subject::Procs, Measure::Bytes);
+        top.procs.insert(10, vec![(b"sh".to_vec(), 5), (b"curl".to_vec(), 700)]);
+        top.procs.insert(11, vec![(b"nginx".to_vec(), 90)]);
+        let rows = top.rows(&Tables::default(), 2);
+        let keys: Vec<_> = rows.iter().map(|r| (r.key.join(" "), r.total)).collect();
+        assert_eq!(keys, [("curl 10".to_string(), 700), ("nginx 11".to_string(), 90)]);
+    }
+
+    #[test]
+    fn files_of_equal_names_are_one_line() {
+        let mut top = Top::new(Subject::Files, Measure::Events);
+        let file = |flags| Fd {
+            kind: dredge_format::state::fd_kind::FILE,
+            name: b"/etc/hosts".to_vec(),
+            open_flags: flags,
+            ..Fd::default()
+        };
+        top.fds.insert(Arc::new(file(0)), 2);
+        top.fds.insert(Arc::new(file(1)), 3);
+        let rows = top.rows(&Tables::default(), 0);
+        assert_eq!(rows, [Row { key: vec!["/etc/hosts".into()], total: 5 }]);
     }
 }
