@@ -83,9 +83,23 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let spans = &mut SpanState::default();
     let capture = &opened.capture;
     let damaged = walk_into(&args.file, capture, false, needs, spans, &mut state, &mut |mut s| {
+        // Most events add nothing (a byte count only looks at I/O exits): their fields are
+        // not made.
+        let amount = top.amount(s.event, s.merged);
+        if amount == 0 {
+            return Ok(());
+        }
+        if filter.is_none() && top.by_thread() {
+            if let Some(t) = s.state.threads.get(&s.event.tid()) {
+                top.add_for_thread(t, amount);
+            }
+            return Ok(());
+        }
         let view = s.view();
         let fields = s.fields(&view);
-        top.event(&fields, filter.as_ref().is_none_or(|f| eval(f, &fields)));
+        if filter.as_ref().is_none_or(|f| eval(f, &fields)) {
+            top.add(&fields, amount);
+        }
         Ok(())
     })?;
     let rows = top.rows(&state.tables, args.n);

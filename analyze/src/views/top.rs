@@ -14,9 +14,11 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::{container_name, fd_name, is_file, is_inet, is_io, l4proto, result};
+use dredge_format::event::Event;
+
+use super::{container_name, fd_name, is_file, is_inet, is_io, l4proto};
 use crate::fields::EventFields;
-use crate::state::{Fd, Tables, code};
+use crate::state::{Fd, Tables, Thread, code, int_param};
 
 /// What a top list ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,53 +93,23 @@ impl Top {
     /// latency of an exit needs the enter before it); which are counted is the caller's
     /// choice through `counted` (its filter).
     pub fn event(&mut self, f: &EventFields<'_>, counted: bool) {
-        let amount = self.amount(f);
-        if !counted || amount == 0 {
-            return;
-        }
-        match self.subject {
-            Subject::Procs => {
-                let Some(t) = f.view.thread.as_deref() else { return };
-                let names = self.procs.entry(t.pid).or_default();
-                match names.iter_mut().find(|(n, _)| *n == t.comm) {
-                    Some((_, total)) => *total += amount,
-                    None => names.push((t.comm.clone(), amount)),
-                }
-            }
-            Subject::Files | Subject::Conns => {
-                let Some(fd) = &f.view.fd else { return };
-                let kept = if self.subject == Subject::Files { is_file(fd) } else { is_inet(fd) };
-                if !kept {
-                    return;
-                }
-                match self.fds.get_mut(&**fd) {
-                    Some(total) => *total += amount,
-                    None => {
-                        self.fds.insert(fd.clone(), amount);
-                    }
-                }
-            }
-            Subject::Containers => {
-                let Some(t) = f.view.thread.as_deref() else { return };
-                if t.container_id.is_empty() {
-                    return;
-                }
-                match self.containers.get_mut(t.container_id.as_str()) {
-                    Some(total) => *total += amount,
-                    None => {
-                        self.containers.insert(t.container_id.clone(), amount);
-                    }
-                }
-            }
+        let amount = self.amount(f.event, f.merged);
+        if counted {
+            self.add(f, amount);
         }
     }
 
-    /// What the event adds, whatever its key.
-    fn amount(&mut self, f: &EventFields<'_>) -> u64 {
-        let ev = f.event;
+    /// What the event would add, whatever its key; 0 when it adds nothing (then the caller
+    /// need not make its fields). Every event is to be given here, in order.
+    pub fn amount(&mut self, ev: &Event<'_>, merged: Option<&Event<'_>>) -> u64 {
         match self.measure {
             Measure::Events => 1,
-            Measure::Bytes if is_io(ev.code()) => result(f).map_or(0, |r| r.max(0) as u64),
+            Measure::Bytes if is_io(ev.code()) => {
+                let args = merged.unwrap_or(ev);
+                let c = code(args.code());
+                let res = if c.exit { int_param(args, c.res) } else { None };
+                res.map_or(0, |r| r.max(0) as u64)
+            }
             Measure::Bytes => 0,
             Measure::Time => {
                 let c = code(ev.code());
@@ -159,6 +131,61 @@ impl Top {
                 }
             }
         }
+    }
+
+    /// Adds `amount` (from [`Top::amount`]) to the event's key, if it has one.
+    pub fn add(&mut self, f: &EventFields<'_>, amount: u64) {
+        if amount == 0 {
+            return;
+        }
+        match self.subject {
+            Subject::Procs | Subject::Containers => {
+                if let Some(t) = f.view.thread.as_deref() {
+                    self.add_for_thread(t, amount);
+                }
+            }
+            Subject::Files | Subject::Conns => {
+                let Some(fd) = &f.view.fd else { return };
+                let kept = if self.subject == Subject::Files { is_file(fd) } else { is_inet(fd) };
+                if !kept {
+                    return;
+                }
+                match self.fds.get_mut(&**fd) {
+                    Some(total) => *total += amount,
+                    None => {
+                        self.fds.insert(fd.clone(), amount);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds `amount` to thread `t`'s process or container (lists of those only need the
+    /// thread: the caller may skip making the event's fields).
+    pub fn add_for_thread(&mut self, t: &Thread, amount: u64) {
+        match self.subject {
+            Subject::Procs => {
+                let names = self.procs.entry(t.pid).or_default();
+                match names.iter_mut().find(|(n, _)| *n == t.comm) {
+                    Some((_, total)) => *total += amount,
+                    None => names.push((t.comm.clone(), amount)),
+                }
+            }
+            Subject::Containers if !t.container_id.is_empty() => {
+                match self.containers.get_mut(t.container_id.as_str()) {
+                    Some(total) => *total += amount,
+                    None => {
+                        self.containers.insert(t.container_id.clone(), amount);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the list keys on the thread alone (see [`Top::add_for_thread`]).
+    pub fn by_thread(&self) -> bool {
+        matches!(self.subject, Subject::Procs | Subject::Containers)
     }
 
     /// The list, largest first (ties by key), cut to `n` lines (0: all).
