@@ -3,7 +3,7 @@
 //! show a live system.
 //!
 //! The moment is the end of the capture, or with `--at TIME` just before the first event
-//! after TIME. TIME is nanoseconds since the epoch (as `evt.rawtime` shows them), or `+` and
+//! after TIME (the walk stops there). TIME is nanoseconds since the epoch (as `evt.rawtime` shows them), or `+` and
 //! a duration from the capture's first event (`+2.5s`, `+300ms`, `+40us`, `+12ns`).
 //!
 //! A FILTER selects rows: it sees each fd with its thread, process, user and container
@@ -24,7 +24,7 @@ use dredge_analyze::views::lsof::{Keep, OpenFd, lsof};
 use dredge_analyze::views::netstat::{Conn, netstat};
 use dredge_analyze::views::row_matches;
 
-use super::print::{compile_filter, walk_into};
+use super::print::{Until, Walk, compile_filter, walk_into};
 use crate::exit::Usage;
 
 /// The open fds at a moment of a capture.
@@ -43,17 +43,10 @@ pub struct Args {
     json: bool,
 }
 
-/// `--at`: a time since the epoch, or after the capture's first event.
-#[derive(Clone, Copy)]
-enum At {
-    Epoch(u64),
-    After(u64),
-}
-
-fn parse_at(text: &str) -> anyhow::Result<At> {
+fn parse_at(text: &str) -> anyhow::Result<Until> {
     let usage = || Usage(format!("--at {text:?}: not ns since the epoch nor +DURATION"));
     let Some(rest) = text.strip_prefix('+') else {
-        return Ok(At::Epoch(text.parse().map_err(|_| usage())?));
+        return Ok(Until::Epoch(text.parse().map_err(|_| usage())?));
     };
     let at = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(usage)?;
     let (number, unit) = rest.split_at(at);
@@ -65,7 +58,7 @@ fn parse_at(text: &str) -> anyhow::Result<At> {
         _ => return Err(usage().into()),
     };
     let value: f64 = number.parse().map_err(|_| usage())?;
-    Ok(At::After((value * scale).round() as u64))
+    Ok(Until::After((value * scale).round() as u64))
 }
 
 /// Which table.
@@ -82,27 +75,13 @@ pub fn run(args: Args, table: Table) -> anyhow::Result<u8> {
     let capture = &opened.capture;
     let mut state = State::with_hostname(&capture.metadata().hostname);
     let spans = &mut SpanState::default();
-    let (mut first, mut last) = (None, 0);
-    let mut taken: Option<(Vec<OpenFd>, Vec<Conn>)> = None;
-    let damaged =
-        walk_into(&args.file, capture, false, Needs::NONE, spans, &mut state, &mut |s| {
-            let ts = s.event.ts();
-            let start = *first.get_or_insert(ts);
-            let due = match at {
-                None => false,
-                Some(At::Epoch(t)) => ts > t,
-                Some(At::After(d)) => ts > start.saturating_add(d),
-            };
-            if due && taken.is_none() {
-                taken = Some(snapshot(s.state, last, filter.as_ref(), table));
-            }
-            last = ts;
-            Ok(())
-        })?;
-    let (fds, conns) = match taken {
-        Some(t) => t,
-        None => snapshot(&state, last, filter.as_ref(), table),
-    };
+    let mut last = 0;
+    let how = Walk { debug: false, needs: Needs::NONE, until: at };
+    let damaged = walk_into(&args.file, capture, how, spans, &mut state, &mut |s| {
+        last = s.event.ts();
+        Ok(())
+    })?;
+    let (fds, conns) = snapshot(&state, last, filter.as_ref(), table);
 
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match (table, args.json) {
@@ -191,18 +170,18 @@ fn table_out<const N: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::{At, parse_at};
+    use super::{Until, parse_at};
 
     #[test]
     fn times_are_epoch_ns_or_offsets() {
         assert!(matches!(
             parse_at("1534527348514648551"),
-            Ok(At::Epoch(1_534_527_348_514_648_551))
+            Ok(Until::Epoch(1_534_527_348_514_648_551))
         ));
-        assert!(matches!(parse_at("+2.5s"), Ok(At::After(2_500_000_000))));
-        assert!(matches!(parse_at("+300ms"), Ok(At::After(300_000_000))));
-        assert!(matches!(parse_at("+40us"), Ok(At::After(40_000))));
-        assert!(matches!(parse_at("+12ns"), Ok(At::After(12))));
+        assert!(matches!(parse_at("+2.5s"), Ok(Until::After(2_500_000_000))));
+        assert!(matches!(parse_at("+300ms"), Ok(Until::After(300_000_000))));
+        assert!(matches!(parse_at("+40us"), Ok(Until::After(40_000))));
+        assert!(matches!(parse_at("+12ns"), Ok(Until::After(12))));
         for bad in ["", "+", "+5", "+5h", "soon", "-3"] {
             assert!(parse_at(bad).is_err(), "{bad}");
         }

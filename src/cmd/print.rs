@@ -120,27 +120,54 @@ pub(crate) fn walk(
     visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<bool> {
     let mut state = State::with_hostname(&capture.metadata().hostname);
-    walk_into(file, capture, debug, needs, spans, &mut state, visit)
+    let how = Walk { debug, needs, until: None };
+    walk_into(file, capture, how, spans, &mut state, visit)
 }
 
-/// [`walk`], with the state left in `state` at the end (the views that show the tables as
-/// the capture ends read it).
+/// How [`walk_into`] walks: internal events too (`debug`), what the visitor's fields read,
+/// and where to stop.
+#[derive(Clone, Copy)]
+pub(crate) struct Walk {
+    pub debug: bool,
+    pub needs: Needs,
+    pub until: Option<Until>,
+}
+
+/// Where a walk stops: before the first event after a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// Nanoseconds since the epoch.
+    Epoch(u64),
+    /// Nanoseconds after the capture's first timed event.
+    After(u64),
+}
+
+/// [`walk`], with the state left in `state` where the walk ends (the views that show the
+/// tables at a moment read it): at the end of the capture, or with `until`, just before the
+/// first event after that time.
 pub(crate) fn walk_into(
     file: &std::path::Path,
     capture: &dredge_format::Capture,
-    debug: bool,
-    needs: Needs,
+    how: Walk,
     spans: &mut SpanState,
     state: &mut State,
     visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<bool> {
+    let Walk { debug, needs, until } = how;
     // What could not be read at all (a cut file, a stretch of junk) is said up front.
     for loss in capture.losses() {
         eprintln!("dredge: {}: damaged: {loss}", file.display());
     }
     let mut damaged = !capture.losses().is_empty();
-    let mut walker =
-        Walker { debug, needs, shown: 0, seen_other: false, normalizer: Normalizer::new() };
+    let mut walker = Walker {
+        debug,
+        needs,
+        until,
+        first: None,
+        shown: 0,
+        seen_other: false,
+        normalizer: Normalizer::new(),
+    };
     // Another thread decodes the blocks ahead (event blocks into buffers handed back for
     // reuse, state blocks made ready for the tables), so this one only tracks.
     std::thread::scope(|scope| -> anyhow::Result<bool> {
@@ -160,7 +187,11 @@ pub(crate) fn walk_into(
                 }
                 Ahead::Events(seq, block) => (seq, block),
             };
-            walk_block((block.0, &block.1), &mut walker, state, spans, visit)?;
+            let stopped = walk_block((block.0, &block.1), &mut walker, state, spans, visit)?;
+            if stopped {
+                // The decoder stops when its next block finds no one listening.
+                break;
+            }
             // The decoder may be gone (it has sent every block): then the buffers just go.
             let _ = give_back.send(block.1);
         }
@@ -210,6 +241,9 @@ fn decode_ahead(
 struct Walker {
     debug: bool,
     needs: Needs,
+    until: Option<Until>,
+    /// The time of the first event with one (meta events at the head have none).
+    first: Option<u64>,
     /// Events numbered so far.
     shown: u64,
     /// Whether an event other than a meta event was seen (container announcements after
@@ -221,15 +255,28 @@ struct Walker {
 }
 
 /// Walks the events of one block (see [`walk`]); `seq` is the block's sequence number.
+/// Returns whether the walk reached its `until` (and stopped).
 fn walk_block(
     (seq, block): (u32, &EventBlock),
     w: &mut Walker,
     state: &mut State,
     spans: &mut SpanState,
     visit: &mut dyn FnMut(Shown<'_>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let needs = w.needs;
     for mut ev in block.iter() {
+        if let Some(until) = w.until
+            && ev.ts() > 0
+        {
+            let first = *w.first.get_or_insert(ev.ts());
+            let end = match until {
+                Until::Epoch(t) => t,
+                Until::After(d) => first.saturating_add(d),
+            };
+            if ev.ts() > end {
+                return Ok(true);
+            }
+        }
         // sysdig numbers every event but the user and group announcements.
         if matches!(ev.code(), 354 | 356 | 358 | 360) {
             continue;
@@ -260,7 +307,7 @@ fn walk_block(
         }
         state.after(merged.as_ref().unwrap_or(&ev));
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Compiles a filter given as words (joined by spaces); `None` for no words. A filter that

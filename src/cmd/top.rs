@@ -21,7 +21,7 @@ use dredge_analyze::views::human_bytes;
 use dredge_analyze::views::top::{Measure, Subject, Top};
 use dredge_rules::eval::eval;
 
-use super::print::{compile_filter, walk_into};
+use super::print::{Walk, compile_filter, walk_into};
 
 /// Top processes, files, connections or containers of a capture.
 #[derive(clap::Args)]
@@ -82,7 +82,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let spans = &mut SpanState::default();
     let capture = &opened.capture;
-    let damaged = walk_into(&args.file, capture, false, needs, spans, &mut state, &mut |mut s| {
+    let how = Walk { debug: false, needs, until: None };
+    let damaged = walk_into(&args.file, capture, how, spans, &mut state, &mut |mut s| {
         // Most events add nothing (a byte count only looks at I/O exits): their fields are
         // not made.
         let amount = top.amount(s.event, s.merged);
