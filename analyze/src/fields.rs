@@ -1303,17 +1303,17 @@ impl<'a> Fields for EventFields<'a> {
             F::FdType => self.fd().map_or(Extracted::Missing, |fd| borrowed(type_name(fd.kind))),
             // A listening socket has one address, its own: the server's (as libs, its client
             // side has no value).
-            F::FdSip | F::FdCip | F::FdRip | F::FdLip => match self.fd().and_then(|fd| {
-                match (listening(fd), name) {
+            F::FdSip | F::FdCip | F::FdRip | F::FdLip => {
+                match self.fd().and_then(|fd| match (listening(fd), name) {
                     (true, "fd.sip" | "fd.lip") => ip(&fd.sip),
                     (true, _) => None,
                     (false, "fd.sip" | "fd.rip") => ip(&fd.dip),
                     (false, _) => ip(&fd.sip),
+                }) {
+                    Some(a) => Extracted::One(Val::Ip(a)),
+                    None => Extracted::Missing,
                 }
-            }) {
-                Some(a) => Extracted::One(Val::Ip(a)),
-                None => Extracted::Missing,
-            },
+            }
             // A port is known once the socket's side is (connect, accept); of a socket listed
             // at the start, a port of 0 says nothing.
             F::FdSport | F::FdLport if self.fd().is_some_and(listening) => {

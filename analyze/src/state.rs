@@ -860,12 +860,16 @@ impl State {
             Op::Clone => {
                 let res = int_param(ev, c.res).unwrap_or(-1);
                 // As libs: the caller's return value is not a host tid when the child is in
-                // a pid namespace below the host's; the child's own exit event creates it.
-                // (libs also leaves CLONE_NEWPID, CLONE_PARENT and callers whose vtid is not
-                // their tid to the child; on the shared captures that loses fds sysdig 0.29.3
-                // keeps, so only the explicit mark is followed here.)
-                let child_elsewhere =
-                    || int("flags").is_some_and(|f| f as u32 & CHILD_IN_PIDNS != 0);
+                // a pid namespace below the host's, or when the caller itself is in one (its
+                // vtid is not its tid: the value is the pid the caller sees, and taking it for
+                // a host tid made a second copy of the process, as `dredge lsof` showed); the
+                // child's own exit event creates it. (libs also leaves CLONE_NEWPID and
+                // CLONE_PARENT callers to the child; on the shared captures that loses fds
+                // sysdig 0.29.3 keeps, so those are not followed here.)
+                let child_elsewhere = || {
+                    int("flags").is_some_and(|f| f as u32 & CHILD_IN_PIDNS != 0)
+                        || int("vtid").is_some_and(|v| v > 0 && v != tid)
+                };
                 if res == 0 && !existed {
                     self.new_thread(ev, tid, &int, &bytes);
                 } else if res > 0 && !self.threads.contains_key(&res) && !child_elsewhere() {
@@ -1250,7 +1254,6 @@ impl State {
     /// A bind that worked makes its socket a server socket on the bound address, named by
     /// it (`0.0.0.0:80`), as libsinsp does; an IPv4 address mapped into IPv6 is IPv4.
     fn bind(&mut self, tid: i64, ev: &Event<'_>) {
-        use dredge_format::param::SockAddr;
         let fdnum = match ev.param_named("fd") {
             Some(Ok(Value::Fd(n))) => n,
             _ => return,
