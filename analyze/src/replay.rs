@@ -33,6 +33,20 @@ pub enum Report<'r, 'e> {
     Drop(DropOccurrence),
 }
 
+/// What an observer of a replay sees, on the tracking thread, in file order (see
+/// [`replay_observed`]).
+pub enum Observed<'o, 'e> {
+    /// A state block was just put in the tables.
+    State(&'o mut State),
+    /// An event, with the state as of it: as the rules see it, after the event's own changes
+    /// and before its thread's exit takes the thread away.
+    Event(&'o Event<'e>, &'o mut State),
+}
+
+/// Hears every state block and event of a replay (see [`Observed`]). It may read the state
+/// and make views of it; it must not change what the state says.
+pub type Observer<'a> = dyn for<'o, 'e> FnMut(Observed<'o, 'e>) + 'a;
+
 /// Falco's `rule_matching`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Matching {
@@ -137,6 +151,7 @@ struct Tracker<'a, T> {
     /// Drop reports (and a stop), made by the tracker itself.
     lines: Vec<Line<T>>,
     stopped: bool,
+    observer: &'a mut Observer<'a>,
 }
 
 impl<T> Tracker<'_, T> {
@@ -185,6 +200,7 @@ impl<T> Tracker<'_, T> {
             if self.batch.len() >= BATCH {
                 ship(&mut self.batch);
             }
+            (self.observer)(Observed::Event(&ev, &mut self.state));
             self.state.after(&ev);
         }
     }
@@ -291,6 +307,30 @@ pub fn replay_parallel<T: Send>(
     render: &Render<'_, T>,
     progress: &dyn Fn(u64),
 ) -> (Vec<Line<T>>, Summary) {
+    let how = How { matching, threads, drops };
+    replay_observed(capture, ruleset, how, render, progress, &mut |_| {})
+}
+
+/// How a replay runs: one finding per event or per rule, on how many threads, and the drop
+/// policy, if any.
+pub struct How {
+    pub matching: Matching,
+    pub threads: usize,
+    pub drops: Option<DropPolicy>,
+}
+
+/// [`replay_parallel`], with `observer` hearing every state block and event on the tracking
+/// thread as the state reaches it: a view over a whole capture (`dredge tree`) follows the
+/// state and gets the findings in the same pass.
+pub fn replay_observed<'a, T: Send>(
+    capture: &Capture,
+    ruleset: &Ruleset,
+    how: How,
+    render: &Render<'_, T>,
+    progress: &dyn Fn(u64),
+    observer: &'a mut Observer<'a>,
+) -> (Vec<Line<T>>, Summary) {
+    let How { matching, threads, drops } = how;
     let threads = threads.max(1);
     let monitor = drops.map(|p| DropMonitor::new(p, crate::drops::records(capture)));
     let mut tracker = Tracker {
@@ -304,6 +344,7 @@ pub fn replay_parallel<T: Send>(
         batch: Batch::default(),
         lines: Vec::new(),
         stopped: false,
+        observer,
     };
     let evaluation = Evaluation { ruleset, matching, render };
     let shared = Shared {
@@ -378,6 +419,7 @@ pub fn replay_parallel<T: Send>(
                         ship(&mut tracker.batch);
                     }
                     tracker.state.apply_prepared(state);
+                    (tracker.observer)(Observed::State(&mut tracker.state));
                 }
                 Decoded::Events(Ok(block)) => tracker.events(&block, render, &mut ship),
                 Decoded::State(Err(e)) | Decoded::Events(Err(e)) => {

@@ -11,7 +11,7 @@ use dredge_analyze::parquet::{Finding, output_columns, write_findings};
 use dredge_analyze::replay::{Matching, Report, replay_parallel};
 use dredge_rules::alert::{self, AlertFormat};
 use dredge_rules::collect::Priority;
-use dredge_rules::ruleset::{Selection, load};
+use dredge_rules::ruleset::Selection;
 
 /// Run Falco rules over captures; findings on stdout, a summary on stderr.
 #[derive(clap::Args)]
@@ -226,21 +226,9 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
         eprintln!("dredge: {e}");
         return Ok(crate::exit::INTEGRITY);
     }
-    let files = if args.rules.is_empty() {
-        dredge_rules::builtin::files()
-    } else {
-        super::rules::read_paths(&args.rules)?
-    };
-    let mut loaded = load(&files);
-    if !loaded.ok() {
-        for m in loaded.files.iter().flat_map(|f| &f.errors) {
-            eprintln!("{m}");
-        }
+    let Some(mut loaded) = super::rules::load_to_run(&args.rules)? else {
         return Ok(crate::exit::INPUT);
-    }
-    for m in loaded.files.iter().flat_map(|f| &f.warnings) {
-        tracing::info!("{m}");
-    }
+    };
     let min_priority = match args.priority.as_deref() {
         Some(p) => Some(Priority::parse(p).with_context(|| format!("unknown priority {p:?}"))?),
         None => None,

@@ -61,6 +61,24 @@ pub fn read_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
     Ok(files)
 }
 
+/// The rules a command runs: the files of `paths` (directories expanded), or the built-in
+/// set when there are none. A file with errors has them printed on stderr, and gives `None`
+/// (the caller exits with [`crate::exit::INPUT`]); warnings go to the debug log.
+pub fn load_to_run(paths: &[PathBuf]) -> anyhow::Result<Option<Loaded>> {
+    let files = if paths.is_empty() { dredge_rules::builtin::files() } else { read_paths(paths)? };
+    let loaded = load(&files);
+    if !loaded.ok() {
+        for m in loaded.files.iter().flat_map(|f| &f.errors) {
+            eprintln!("{m}");
+        }
+        return Ok(None);
+    }
+    for m in loaded.files.iter().flat_map(|f| &f.warnings) {
+        tracing::info!("{m}");
+    }
+    Ok(Some(loaded))
+}
+
 /// Reads and loads rules files; unreadable files are an input error.
 fn load_paths(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     Ok(load(&read_paths(paths)?))
