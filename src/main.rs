@@ -38,6 +38,12 @@ enum Command {
     Print(cmd::print::Args),
     Spans(cmd::spans::Args),
     Top(cmd::top::Args),
+    /// The processes running at a moment of a capture, with container, user, command line.
+    Ps(cmd::ps::Args),
+    /// The notable acts of a capture in time order: programs, writes, connections, findings.
+    Timeline(cmd::timeline::Args),
+    /// The processes of a capture as a tree: lifetimes, programs run, exits, findings.
+    Tree(cmd::tree::Args),
     /// The open fds at a moment of a capture, as sysdig's lsof chisel lists them.
     Lsof(cmd::lsof::Args),
     /// The internet sockets at a moment of a capture, as sysdig's netstat chisel lists them.
@@ -81,6 +87,9 @@ fn main() -> ExitCode {
         Command::Print(args) => cmd::print::run(args),
         Command::Spans(args) => cmd::spans::run(args),
         Command::Top(args) => cmd::top::run(args),
+        Command::Ps(args) => cmd::ps::run(args),
+        Command::Timeline(args) => cmd::timeline::run(args),
+        Command::Tree(args) => cmd::tree::run(args),
         Command::Lsof(args) => cmd::lsof::run(args, cmd::lsof::Table::Lsof),
         Command::Netstat(args) => cmd::lsof::run(args, cmd::lsof::Table::Netstat),
         Command::Spy(cmd) => cmd::spy::run(cmd),

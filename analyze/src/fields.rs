@@ -299,7 +299,7 @@ fn args_line(t: &Thread) -> Vec<u8> {
     t.args.join(&b' ')
 }
 
-fn cmdline(t: &Thread) -> Vec<u8> {
+pub(crate) fn cmdline(t: &Thread) -> Vec<u8> {
     let mut out = t.comm.clone();
     if !t.args.is_empty() {
         out.push(b' ');

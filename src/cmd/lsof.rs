@@ -43,7 +43,7 @@ pub struct Args {
     json: bool,
 }
 
-fn parse_at(text: &str) -> anyhow::Result<Until> {
+pub(crate) fn parse_at(text: &str) -> anyhow::Result<Until> {
     let usage = || Usage(format!("--at {text:?}: not ns since the epoch nor +DURATION"));
     let Some(rest) = text.strip_prefix('+') else {
         return Ok(Until::Epoch(text.parse().map_err(|_| usage())?));
@@ -139,7 +139,7 @@ fn snapshot(
 }
 
 /// Columns as wide as their widest cell; the last one as it is.
-fn table_out<const N: usize>(
+pub(crate) fn table_out<const N: usize>(
     out: &mut dyn Write,
     heading: [&str; N],
     rows: &[[String; N]],

@@ -7,12 +7,15 @@ pub mod info;
 pub mod keygen;
 pub mod lsof;
 pub mod print;
+pub mod ps;
 pub mod record;
 pub mod replay;
 pub mod rules;
 pub mod spans;
 pub mod spy;
+pub mod timeline;
 pub mod top;
+pub mod tree;
 pub mod verify;
 
 use std::io::Read;
