@@ -5,11 +5,13 @@
 //! binary walks a capture's events with the state rebuilt as it goes, hands each event to a
 //! view, and prints what the view kept. [`top`] ranks processes, files, connections and
 //! containers; [`lsof`] and [`netstat`] read the fd table at one moment; [`spy_users`] keeps
-//! the commands run under a shell. A view reads the state and the fields with the semantics
-//! `dredge print` shows, so a view and a filter never disagree about an event.
+//! the commands run under a shell; [`spy_file`] adds up who touched one file and how. A view
+//! reads the state and the fields with the semantics `dredge print` shows, so a view and a
+//! filter never disagree about an event.
 
 pub mod lsof;
 pub mod netstat;
+pub mod spy_file;
 pub mod spy_users;
 pub mod top;
 
