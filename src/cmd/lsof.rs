@@ -139,7 +139,7 @@ fn snapshot(
 }
 
 /// Columns as wide as their widest cell; the last one as it is.
-fn table_out<const N: usize>(
+pub(crate) fn table_out<const N: usize>(
     out: &mut dyn Write,
     heading: [&str; N],
     rows: &[[String; N]],

@@ -282,39 +282,40 @@ impl SpyFile {
     ) -> Option<Cow<'static, str>> {
         let named =
             |name: &str| param(args, info.param_index(name).and_then(|i| i.try_into().ok()));
-        // Every path parameter made absolute (`None` where it cannot be), by name.
-        let mut paths: Vec<(&str, Option<Vec<u8>>)> = Vec::new();
+        // Every path parameter by name, as given and made absolute (`None` where it cannot be).
+        let mut paths: Vec<(&str, &[u8], Option<Vec<u8>>)> = Vec::new();
         for (i, p) in info.params.iter().enumerate() {
             if !matches!(p.kind, ParamType::FsPath | ParamType::FsRelPath) {
                 continue;
             }
             let Some(Value::Str(raw)) = param(args, i.try_into().ok()) else { continue };
             let dirfd = p.dirfd.and_then(|d| int_param(args, d.try_into().ok()));
-            paths.push((p.name, absolute(state, t, dirfd, raw)));
+            paths.push((p.name, raw, absolute(state, t, dirfd, raw)));
         }
         // A symlink's target is relative to the link's directory, not the working one.
-        if let Some(Value::Str(target)) = named("target").filter(|_| info.name.contains("symlink"))
-        {
-            let link = paths.iter().find(|(n, _)| *n == "linkpath").and_then(|(_, p)| p.clone());
+        if let Some(Value::Str(raw)) = named("target").filter(|_| info.name.contains("symlink")) {
+            let link = paths.iter().find(|(n, ..)| *n == "linkpath").and_then(|(.., p)| p.clone());
             let target = match link {
-                _ if target.starts_with(b"/") => Some(join_path(b"/", target)),
-                Some(link) => Some(join_path(&link, &[b"../", target].concat())),
+                _ if raw.starts_with(b"/") => Some(join_path(b"/", raw)),
+                Some(link) => Some(join_path(&link, &[b"../", raw].concat())),
                 None => None,
             };
-            paths.push(("target", target));
+            paths.push(("target", raw, target));
         }
         // An execve without the path it ran (old layouts) names it by the new image.
         if paths.is_empty() && matches!(info.name, "execve" | "execveat") && !t.exepath.is_empty() {
-            paths.push(("filename", absolute(state, t, None, &t.exepath)));
+            paths.push(("filename", &t.exepath, absolute(state, t, None, &t.exepath)));
         }
-        if !paths.iter().any(|(_, p)| p.as_deref().is_some_and(|p| p == self.path)) {
+        if !paths.iter().any(|(.., p)| p.as_deref().is_some_and(|p| p == self.path)) {
             return None;
         }
 
+        // The other name of a rename or link: absolute, else as given.
         let shown = |name: &str| -> String {
-            match paths.iter().find(|(n, _)| *n == name) {
-                Some((_, Some(p))) => lossy(p),
-                _ => "<NA>".into(),
+            match paths.iter().find(|(n, ..)| *n == name) {
+                Some((.., Some(p))) => lossy(p),
+                Some((_, raw, None)) => lossy(raw),
+                None => "<NA>".into(),
             }
         };
         let detail = match info.name {
