@@ -282,39 +282,39 @@ impl SpyFile {
     ) -> Option<Cow<'static, str>> {
         let named =
             |name: &str| param(args, info.param_index(name).and_then(|i| i.try_into().ok()));
-        // Every path parameter by name, as given and made absolute (`None` where it cannot be).
-        let mut paths: Vec<(&str, &[u8], Option<Vec<u8>>)> = Vec::new();
+        let mut paths: Vec<PathParam<'_>> = Vec::new();
         for (i, p) in info.params.iter().enumerate() {
             if !matches!(p.kind, ParamType::FsPath | ParamType::FsRelPath) {
                 continue;
             }
             let Some(Value::Str(raw)) = param(args, i.try_into().ok()) else { continue };
             let dirfd = p.dirfd.and_then(|d| int_param(args, d.try_into().ok()));
-            paths.push((p.name, raw, absolute(state, t, dirfd, raw)));
+            let absolute = absolute(state, t, dirfd, raw);
+            paths.push(PathParam { name: p.name, given: raw, absolute });
         }
         // A symlink's target is relative to the link's directory, not the working one.
         if let Some(Value::Str(raw)) = named("target").filter(|_| info.name.contains("symlink")) {
-            let link = paths.iter().find(|(n, ..)| *n == "linkpath").and_then(|(.., p)| p.clone());
-            let target = match link {
+            let link = paths.iter().find(|p| p.name == "linkpath").and_then(|p| p.absolute.clone());
+            let absolute = match link {
                 _ if raw.starts_with(b"/") => Some(join_path(b"/", raw)),
                 Some(link) => Some(join_path(&link, &[b"../", raw].concat())),
                 None => None,
             };
-            paths.push(("target", raw, target));
+            paths.push(PathParam { name: "target", given: raw, absolute });
         }
         // An execve without the path it ran (old layouts) names it by the new image.
         if paths.is_empty() && matches!(info.name, "execve" | "execveat") && !t.exepath.is_empty() {
-            paths.push(("filename", &t.exepath, absolute(state, t, None, &t.exepath)));
+            let absolute = absolute(state, t, None, &t.exepath);
+            paths.push(PathParam { name: "filename", given: &t.exepath, absolute });
         }
-        if !paths.iter().any(|(.., p)| p.as_deref().is_some_and(|p| p == self.path)) {
+        if !paths.iter().any(|p| p.absolute.as_deref().is_some_and(|p| p == self.path)) {
             return None;
         }
 
         // The other name of a rename or link: absolute, else as given.
         let shown = |name: &str| -> String {
-            match paths.iter().find(|(n, ..)| *n == name) {
-                Some((.., Some(p))) => lossy(p),
-                Some((_, raw, None)) => lossy(raw),
+            match paths.iter().find(|p| p.name == name) {
+                Some(p) => lossy(p.absolute.as_deref().unwrap_or(p.given)),
                 None => "<NA>".into(),
             }
         };
@@ -337,6 +337,14 @@ impl SpyFile {
         };
         Some(Cow::Owned(format!("{}{detail}", info.name)))
     }
+}
+
+/// A path parameter of an event: its name, the path as given, and made absolute (`None` where
+/// it cannot be).
+struct PathParam<'e> {
+    name: &'static str,
+    given: &'e [u8],
+    absolute: Option<Vec<u8>>,
 }
 
 /// `raw`, a path `t` gave, made absolute against directory fd `dirfd` (absent or
