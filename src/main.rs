@@ -48,7 +48,7 @@ enum Command {
     Lsof(cmd::lsof::Args),
     /// The internet sockets at a moment of a capture, as sysdig's netstat chisel lists them.
     Netstat(cmd::lsof::Args),
-    /// Watch what users did: `spy users`.
+    /// Watch what users did (`spy users`) and who touched a file (`spy file`).
     #[command(subcommand)]
     Spy(cmd::spy::Command),
     Verify(cmd::verify::Args),

@@ -310,7 +310,7 @@ pub(crate) fn cmdline(t: &Thread) -> Vec<u8> {
 
 /// The name of an errno value, as `evt.res` prints it (Linux's numbering, with the kernel's
 /// internal restart codes a capture can record).
-fn errno_name(e: i64) -> String {
+pub(crate) fn errno_name(e: i64) -> String {
     let name = match -e {
         1 => "EPERM",
         2 => "ENOENT",

@@ -1477,7 +1477,7 @@ pub fn join_path(base: &[u8], rel: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::net::Ipv4Addr;
 
     use dredge_format::table::{Direction, flag, table};
@@ -1485,14 +1485,15 @@ mod tests {
 
     use super::*;
 
-    /// One event built by parameter name (the others empty), in the current layout.
-    struct Built {
+    /// One event built by parameter name (the others empty), in the current layout (other
+    /// modules' tests build theirs with it too).
+    pub(crate) struct Built {
         code: u16,
         data: Vec<u8>,
         ends: Vec<u32>,
     }
 
-    fn build(name: &str, exit: bool, params: &[(&str, Value<'_>)]) -> Built {
+    pub(crate) fn build(name: &str, exit: bool, params: &[(&str, Value<'_>)]) -> Built {
         let info = table()
             .iter()
             .find(|e| {
@@ -1513,7 +1514,12 @@ mod tests {
 
     impl Built {
         fn event(&self, tid: i64) -> Event<'_> {
-            let header = EventHeader { ts: 1, tid, cpu: 0, code: self.code, flags: 0 };
+            self.event_at(tid, 1)
+        }
+
+        /// The event, of thread `tid` at time `ts`.
+        pub(crate) fn event_at(&self, tid: i64, ts: u64) -> Event<'_> {
+            let header = EventHeader { ts, tid, cpu: 0, code: self.code, flags: 0 };
             Event { num: 0, header, params: Params::new(0, &self.ends, &self.data) }
         }
     }

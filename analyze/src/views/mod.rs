@@ -5,14 +5,16 @@
 //! binary walks a capture's events with the state rebuilt as it goes, hands each event to a
 //! view, and prints what the view kept. [`top`] ranks processes, files, connections and
 //! containers; [`lsof`] and [`netstat`] read the fd table at one moment; [`spy_users`] keeps
-//! the commands run under a shell. [`lives`] follows every process from beginning to end
-//! (`dredge tree`, `dredge ps`) and [`timeline`] keeps the notable acts; both hear the
-//! events from inside a replay, so the findings of the rules come in the same pass. A view reads the state and the fields with the semantics
-//! `dredge print` shows, so a view and a filter never disagree about an event.
+//! the commands run under a shell; [`spy_file`] adds up who touched one file and how.
+//! [`lives`] follows every process from beginning to end (`dredge tree`, `dredge ps`) and
+//! [`timeline`] keeps the notable acts; both hear the events from inside a replay, so the
+//! findings of the rules come in the same pass. A view reads the state and the fields with
+//! the semantics `dredge print` shows, so a view and a filter never disagree about an event.
 
 pub mod lives;
 pub mod lsof;
 pub mod netstat;
+pub mod spy_file;
 pub mod spy_users;
 pub mod timeline;
 pub mod top;
