@@ -701,6 +701,13 @@ impl State {
     /// What the fields of `ev` need (see [`View`]), as the state is now, with only what
     /// `needs` says filled in. `args` is the event whose parameters give the fd and path (the
     /// event itself, or for `print` the exit with its enter's parameters merged in).
+    /// The fd event `ev` is about (`args`: its parameters, the exit merged with its enter),
+    /// as [`view_of`](State::view_of) finds it, without making a view.
+    pub fn event_fd(&self, ev: &Event<'_>, args: &Event<'_>) -> Option<&Arc<Fd>> {
+        let t = self.threads.get(&ev.tid())?;
+        self.fd(t, State::fd_num(args)?)
+    }
+
     pub fn view_of(&mut self, ev: &Event<'_>, args: &Event<'_>, needs: Needs) -> View {
         self.view_unless_same(ev, args, needs, None).unwrap_or_default()
     }

@@ -90,9 +90,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         if amount == 0 {
             return Ok(());
         }
-        if filter.is_none() && top.by_thread() {
-            if let Some(t) = s.state.threads.get(&s.event.tid()) {
-                top.add_for_thread(t, amount);
+        // Without a filter, the key is all a list needs: the thread, or the event's fd.
+        if filter.is_none() {
+            if top.by_thread() {
+                if let Some(t) = s.state.threads.get(&s.event.tid()) {
+                    top.add_for_thread(t, amount);
+                }
+            } else if let Some(fd) = s.state.event_fd(s.event, s.merged.unwrap_or(s.event)) {
+                top.add_for_fd(fd, amount);
             }
             return Ok(());
         }

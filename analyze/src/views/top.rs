@@ -69,8 +69,13 @@ pub struct Top {
     measure: Measure,
     /// Per pid, per process name (a process that execs shows under each of its names).
     procs: FxHashMap<i64, Vec<(Vec<u8>, u64)>>,
-    /// Per fd version (equal versions share a slot); merged by shown name at the end.
-    fds: FxHashMap<Arc<Fd>, u64>,
+    /// Per fd version (equal versions share a slot): its slot in `fd_totals`; merged by
+    /// shown name at the end.
+    fds: FxHashMap<Arc<Fd>, usize>,
+    fd_totals: Vec<u64>,
+    /// The version last added to, and its slot: events in a row are mostly on one fd, and
+    /// the same version needs no hashing.
+    last_fd: Option<(Arc<Fd>, usize)>,
     /// Per container id.
     containers: FxHashMap<String, u64>,
     /// Per thread: the code and time of its last syscall enter (for latencies).
@@ -84,6 +89,8 @@ impl Top {
             measure,
             procs: FxHashMap::default(),
             fds: FxHashMap::default(),
+            fd_totals: Vec::new(),
+            last_fd: None,
             containers: FxHashMap::default(),
             last: FxHashMap::default(),
         }
@@ -145,18 +152,37 @@ impl Top {
                 }
             }
             Subject::Files | Subject::Conns => {
-                let Some(fd) = &f.view.fd else { return };
-                let kept = if self.subject == Subject::Files { is_file(fd) } else { is_inet(fd) };
-                if !kept {
-                    return;
-                }
-                match self.fds.get_mut(&**fd) {
-                    Some(total) => *total += amount,
-                    None => {
-                        self.fds.insert(fd.clone(), amount);
-                    }
+                if let Some(fd) = &f.view.fd {
+                    self.add_for_fd(fd, amount);
                 }
             }
+        }
+    }
+
+    /// Adds `amount` to fd `fd` (lists of files or connections only need the fd: the caller
+    /// may skip making the event's fields, see [`State::event_fd`]).
+    ///
+    /// [`State::event_fd`]: crate::state::State::event_fd
+    pub fn add_for_fd(&mut self, fd: &Arc<Fd>, amount: u64) {
+        let kept = match self.subject {
+            Subject::Files => is_file(fd),
+            Subject::Conns => is_inet(fd),
+            _ => false,
+        };
+        if kept {
+            let slot = match &self.last_fd {
+                Some((last, slot)) if Arc::ptr_eq(last, fd) => *slot,
+                _ => {
+                    let next = self.fd_totals.len();
+                    let slot = *self.fds.entry(fd.clone()).or_insert(next);
+                    if slot == next {
+                        self.fd_totals.push(0);
+                    }
+                    self.last_fd = Some((fd.clone(), slot));
+                    slot
+                }
+            };
+            self.fd_totals[slot] += amount;
         }
     }
 
@@ -203,7 +229,8 @@ impl Top {
                 .collect(),
             Subject::Files | Subject::Conns => {
                 let mut by_name: FxHashMap<Vec<String>, u64> = FxHashMap::default();
-                for (fd, total) in self.fds {
+                for (fd, slot) in self.fds {
+                    let total = self.fd_totals[slot];
                     let key = match self.subject {
                         Subject::Files => vec![fd_name(&fd)],
                         _ => vec![l4proto(&fd).to_string(), fd_name(&fd)],
@@ -251,8 +278,8 @@ mod tests {
             open_flags: flags,
             ..Fd::default()
         };
-        top.fds.insert(Arc::new(file(0)), 2);
-        top.fds.insert(Arc::new(file(1)), 3);
+        top.add_for_fd(&Arc::new(file(0)), 2);
+        top.add_for_fd(&Arc::new(file(1)), 3);
         let rows = top.rows(&Tables::default(), 0);
         assert_eq!(rows, [Row { key: vec!["/etc/hosts".into()], total: 5 }]);
     }
