@@ -6,9 +6,7 @@
 //! generic syscall codes for syscalls without their own event); `!=` gives the rest; any
 //! other check is neutral (all codes); `and` intersects, `or` unites, and `not` is pushed to
 //! the leaves (De Morgan) so only `evt.type` leaves are complemented. Checks on `evt.num`
-//! that can never hold (`evt.num = 0`) give no codes. Beyond Falco, `evt.dir = <` and
-//! `evt.dir = >` give the codes of that direction, so a rule on exits is not tested on
-//! enters (most rules on syscalls say `evt.dir = <`).
+//! that can never hold (`evt.num = 0`) give no codes.
 
 use dredge_format::table::table;
 
@@ -123,7 +121,6 @@ fn walk(filter: &Filter, negated: bool) -> CodeSet {
             let plain = c.field.arg.is_none() && c.field.transformers.is_empty();
             let leaf = match (&*c.field.name, &c.test) {
                 ("evt.type" | "syscall.type", t) if plain => type_leaf(t),
-                ("evt.dir", t) if plain => dir_leaf(t),
                 ("evt.num", t) if never_holds(t) => Some(CodeSet::empty()),
                 _ => None,
             };
@@ -145,21 +142,6 @@ fn type_leaf(test: &Test) -> Option<CodeSet> {
         }
         _ => None,
     }
-}
-
-/// `evt.dir` is `>` for an enter and `<` for every other event.
-fn dir_leaf(test: &Test) -> Option<CodeSet> {
-    let (Test::Eq(Literal::Bytes(d)) | Test::Ne(Literal::Bytes(d))) = test else { return None };
-    let enters = match d.as_slice() {
-        b">" => true,
-        b"<" => false,
-        _ => return None,
-    };
-    let mut s = CodeSet::empty();
-    for e in table().iter().filter(|e| (e.direction.symbol() == '>') == enters) {
-        s.insert(e.code);
-    }
-    Some(if matches!(test, Test::Ne(_)) { s.complement() } else { s })
 }
 
 /// `evt.num` starts at 1: these checks can never hold.
@@ -203,22 +185,5 @@ mod tests {
         assert_eq!(names(&set("evt.type=close and evt.type=openat")), Vec::<&str>::new());
         assert!(names(&set("evt.num=0")).is_empty());
         assert_eq!(names(&set("evt.type=madvise")), ["syscall"; 1]);
-    }
-
-    #[test]
-    fn a_direction_keeps_the_codes_of_that_direction() {
-        let exits = set("evt.type=open and evt.dir=<");
-        let both = set("evt.type=open");
-        let enters = set("evt.type=open and evt.dir != <");
-        assert!(exits.iter().count() > 1 && exits.iter().all(|c| both.contains(c)));
-        assert_eq!(exits.iter().count() + enters.iter().count(), both.iter().count() + 1);
-        assert!(
-            exits.iter().all(|c| c == 402 || table().get(c).unwrap().direction.symbol() != '>')
-        );
-        assert!(
-            enters.iter().all(|c| c == 402 || table().get(c).unwrap().direction.symbol() == '>')
-        );
-        // Other tests of the direction say nothing.
-        assert_eq!(set("evt.type=open and evt.dir in (<)"), both);
     }
 }
