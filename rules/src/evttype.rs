@@ -7,6 +7,11 @@
 //! other check is neutral (all codes); `and` intersects, `or` unites, and `not` is pushed to
 //! the leaves (De Morgan) so only `evt.type` leaves are complemented. Checks on `evt.num`
 //! that can never hold (`evt.num = 0`) give no codes.
+//!
+//! Beyond Falco: a check on a call's result (`evt.rawres`, `evt.res`) has no value, and so
+//! fails, on an enter event, so it gives the exit codes (and, negated, stays neutral). A rule
+//! on `open` that tests the result is then not tested on open's enters at all, with the same
+//! findings; old captures have an enter for each exit, and rules are tested on both.
 
 use dredge_format::table::table;
 
@@ -100,28 +105,41 @@ pub fn codes_named(name: &[u8]) -> CodeSet {
     s
 }
 
-/// The codes `filter` can match.
+/// The codes `filter` can match, by Falco's analysis (what its too-many-types warning
+/// counts).
 pub fn codes(filter: &Filter) -> CodeSet {
-    let mut s = walk(filter, false);
-    // Plugin meta events reach every rule.
+    with_meta(walk(filter, false, false))
+}
+
+/// The codes a rule with `filter` is tested on: [`codes`], less the enters when the filter
+/// needs a result (see the module doc).
+pub fn tested_codes(filter: &Filter) -> CodeSet {
+    with_meta(walk(filter, false, true))
+}
+
+/// Plugin meta events reach every rule.
+fn with_meta(mut s: CodeSet) -> CodeSet {
     s.insert(402);
     s
 }
 
-fn walk(filter: &Filter, negated: bool) -> CodeSet {
+/// `results`: whether checks on a result narrow to the exits.
+fn walk(filter: &Filter, negated: bool, results: bool) -> CodeSet {
     match filter {
         Filter::And(items) | Filter::Or(items) => {
             let is_and = matches!(filter, Filter::And(_)) != negated;
-            let mut parts = items.iter().map(|f| walk(f, negated));
+            let mut parts = items.iter().map(|f| walk(f, negated, results));
             let first = parts.next().unwrap_or_else(CodeSet::all);
             parts.fold(first, |acc, p| if is_and { acc.and(p) } else { acc.or(p) })
         }
-        Filter::Not(inner) => walk(inner, !negated),
+        Filter::Not(inner) => walk(inner, !negated, results),
         Filter::Check(c) => {
             let plain = c.field.arg.is_none() && c.field.transformers.is_empty();
             let leaf = match (&*c.field.name, &c.test) {
                 ("evt.type" | "syscall.type", t) if plain => type_leaf(t),
                 ("evt.num", t) if never_holds(t) => Some(CodeSet::empty()),
+                // Holds on exits only; its negation may hold anywhere.
+                ("evt.rawres" | "evt.res", _) if plain && results && !negated => return exits(),
                 _ => None,
             };
             match leaf {
@@ -131,6 +149,15 @@ fn walk(filter: &Filter, negated: bool) -> CodeSet {
             }
         }
     }
+}
+
+/// The codes of exit events: those with a result.
+fn exits() -> CodeSet {
+    let mut s = CodeSet::empty();
+    for e in table().iter().filter(|e| e.direction.symbol() == '<') {
+        s.insert(e.code);
+    }
+    s
 }
 
 fn type_leaf(test: &Test) -> Option<CodeSet> {
@@ -166,6 +193,10 @@ mod tests {
         codes(&compile(&parse_condition(cond).unwrap(), fields()).unwrap())
     }
 
+    fn tested(cond: &str) -> CodeSet {
+        tested_codes(&compile(&parse_condition(cond).unwrap(), fields()).unwrap())
+    }
+
     fn names(s: &CodeSet) -> Vec<&'static str> {
         let mut v: Vec<_> = s.iter().filter(|c| *c != 402).map(|c| table().name(c)).collect();
         v.dedup();
@@ -185,5 +216,22 @@ mod tests {
         assert_eq!(names(&set("evt.type=close and evt.type=openat")), Vec::<&str>::new());
         assert!(names(&set("evt.num=0")).is_empty());
         assert_eq!(names(&set("evt.type=madvise")), ["syscall"; 1]);
+    }
+
+    #[test]
+    fn a_check_on_the_result_keeps_the_exits() {
+        let both = tested("evt.type=open");
+        let exits = tested("evt.type=open and evt.rawres >= 0");
+        let exit_only = |s: &CodeSet| {
+            s.iter().all(|c| c == 402 || table().get(c).unwrap().direction.symbol() == '<')
+        };
+        assert!(exits.iter().count() > 1 && exits.iter().all(|c| both.contains(c)));
+        assert!(exit_only(&exits) && !exit_only(&both));
+        assert_eq!(tested("evt.type=open and evt.res exists"), exits);
+        // Falco's analysis keeps the enters.
+        assert_eq!(set("evt.type=open and evt.rawres >= 0"), both);
+        // Negated, or beside an `or`, it narrows nothing.
+        assert_eq!(tested("evt.type=open and not evt.rawres >= 0"), both);
+        assert_eq!(tested("evt.type=open and (evt.rawres >= 0 or proc.name=cat)"), both);
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::catalogue::fields;
 use crate::collect::{Collection, FileResult, OneOrMany, Priority, RuleDef};
 use crate::compile::{Filter, compile};
-use crate::evttype::{CodeSet, MAX_CODE, codes};
+use crate::evttype::{CodeSet, MAX_CODE, codes, tested_codes};
 use crate::expand::expand;
 use crate::message::{Code, Location, Message, snippet};
 use crate::output::{Piece, parse_format};
@@ -21,6 +21,7 @@ pub struct Rule {
     pub def: RuleDef,
     pub filter: Filter,
     pub output: Vec<Piece>,
+    /// The event codes it is tested on ([`tested_codes`]).
     pub codes: CodeSet,
     /// Selected to run (the rule's `enabled`, then the selection options).
     pub enabled: bool,
@@ -121,8 +122,7 @@ fn build(c: &Collection, texts: &HashMap<String, String>) -> (Ruleset, Vec<Messa
         for text in crate::lint::output(&output) {
             warnings.push(rule_message(texts, r, Code::DeprecatedItem, text));
         }
-        let codes = codes(&filter);
-        if r.warn_evttypes && codes.len() > 100 {
+        if r.warn_evttypes && codes(&filter).len() > 100 {
             warnings.push(rule_message(
                 texts,
                 r,
@@ -133,6 +133,7 @@ fn build(c: &Collection, texts: &HashMap<String, String>) -> (Ruleset, Vec<Messa
             ));
         }
         let enabled = r.enabled;
+        let codes = tested_codes(&filter);
         rules.push(Rule { def: er.def, filter, output, codes, enabled });
     }
     let mut set = Ruleset { rules, by_code: Vec::new() };
