@@ -193,3 +193,23 @@ fn views_say_what_is_wrong_with_their_input() {
     let (code, out) = dredge(&["tree", file, "-r", "/nonexistent.yaml"]);
     assert_eq!(code, 3, "{out}");
 }
+
+#[test]
+fn a_damaged_capture_still_gives_what_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.dcap");
+    let bytes = std::fs::read(sample("synthetic-httpd")).unwrap();
+    // The first of its two event blocks is whole; the second is cut.
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let cut = cut.to_str().unwrap();
+    let whole = sample("synthetic-httpd");
+    let whole = whole.to_str().unwrap();
+    for view in ["tree", "ps", "timeline"] {
+        let (code, out) = dredge(&[view, cut, "--json"]);
+        assert_eq!(code, 4, "{view}: {out}");
+        assert!(out.contains("cut.dcap: damaged"), "{view}: {out}");
+        let rows = out.lines().filter(|l| l.starts_with('{')).count();
+        let (_, all) = dredge(&[view, whole, "--json"]);
+        assert!(rows > 0 && rows <= all.lines().count(), "{view}: {rows}");
+    }
+}
