@@ -5,8 +5,9 @@
 //! embedded in the binary. `10-process.yaml` defines the lists and macros the others share, so
 //! it comes first (the numbers give a directory's order, so `dredge rules check rules/builtin`
 //! loads them the same way); `90-context.yaml` comes last, so that with Falco's default rule
-//! matching its context rules yield an event to the more specific ones. Each file defines its own lists and macros where it uses them: a
-//! file loaded on its own then has nothing unused, which `rules check` would warn about.
+//! matching its context rules yield an event to the more specific ones. Each file defines its
+//! own lists and macros where it uses them: a file loaded on its own then has nothing unused,
+//! which `rules check` would warn about.
 
 /// Each built-in file: its name and text, in load order.
 pub const FILES: &[(&str, &str)] = &[

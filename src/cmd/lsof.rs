@@ -3,8 +3,9 @@
 //! show a live system.
 //!
 //! The moment is the end of the capture, or with `--at TIME` just before the first event
-//! after TIME (the walk stops there). TIME is nanoseconds since the epoch (as `evt.rawtime` shows them), or `+` and
-//! a duration from the capture's first event (`+2.5s`, `+300ms`, `+40us`, `+12ns`).
+//! after TIME (the walk stops there). TIME is nanoseconds since the epoch (as `evt.rawtime`
+//! shows them), or `+` and a duration from the capture's first event (`+2.5s`, `+300ms`,
+//! `+40us`, `+12ns`).
 //!
 //! A FILTER selects rows: it sees each fd with its thread, process, user and container
 //! (`proc.name=sshd`, `fd.type=ipv4`, `fd.name startswith /etc`); ancestor and event fields
