@@ -475,7 +475,7 @@ pub(crate) fn socket_name(fd: &Fd) -> Option<String> {
 }
 
 /// A listening (bound server) socket: its address is in `sip`/`sport`.
-fn listening(fd: &Fd) -> bool {
+pub(crate) fn is_listener(fd: &Fd) -> bool {
     matches!(fd.kind, fd_kind::IPV4_SERVSOCK | fd_kind::IPV6_SERVSOCK)
 }
 
@@ -599,7 +599,8 @@ fn push_fd(out: &mut Vec<u8>, fd: &Fd) {
     }
 }
 
-fn ip(bytes: &[u8]) -> Option<IpAddr> {
+/// An address as the state keeps it (4 or 16 bytes).
+pub(crate) fn ip(bytes: &[u8]) -> Option<IpAddr> {
     match bytes.len() {
         4 => Some(IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
         16 => Some(IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
@@ -1304,7 +1305,7 @@ impl<'a> Fields for EventFields<'a> {
             // A listening socket has one address, its own: the server's (as libs, its client
             // side has no value).
             F::FdSip | F::FdCip | F::FdRip | F::FdLip => {
-                match self.fd().and_then(|fd| match (listening(fd), name) {
+                match self.fd().and_then(|fd| match (is_listener(fd), name) {
                     (true, "fd.sip" | "fd.lip") => ip(&fd.sip),
                     (true, _) => None,
                     (false, "fd.sip" | "fd.rip") => ip(&fd.dip),
@@ -1316,16 +1317,16 @@ impl<'a> Fields for EventFields<'a> {
             }
             // A port is known once the socket's side is (connect, accept); of a socket listed
             // at the start, a port of 0 says nothing.
-            F::FdSport | F::FdLport if self.fd().is_some_and(listening) => {
+            F::FdSport | F::FdLport if self.fd().is_some_and(is_listener) => {
                 self.fd().map_or(Extracted::Missing, |f| uint(u64::from(f.sport)))
             }
             F::FdSport | F::FdRport => self
                 .fd()
-                .filter(|f| !listening(f) && (f.dport != 0 || f.role != Role::Unknown))
+                .filter(|f| !is_listener(f) && (f.dport != 0 || f.role != Role::Unknown))
                 .map_or(Extracted::Missing, |f| uint(u64::from(f.dport))),
             F::FdCport | F::FdLport => self
                 .fd()
-                .filter(|f| !listening(f) && (f.sport != 0 || f.role != Role::Unknown))
+                .filter(|f| !is_listener(f) && (f.sport != 0 || f.role != Role::Unknown))
                 .map_or(Extracted::Missing, |f| uint(u64::from(f.sport))),
             F::ContainerId => with_thread(&|t| {
                 text(if t.container_id.is_empty() { "host".into() } else { t.container_id.clone() })

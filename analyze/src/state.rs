@@ -698,9 +698,6 @@ impl State {
         self.lineages.insert(tid, (self.generation, l));
     }
 
-    /// What the fields of `ev` need (see [`View`]), as the state is now, with only what
-    /// `needs` says filled in. `args` is the event whose parameters give the fd and path (the
-    /// event itself, or for `print` the exit with its enter's parameters merged in).
     /// The fd event `ev` is about (`args`: its parameters, the exit merged with its enter),
     /// as [`view_of`](State::view_of) finds it, without making a view.
     pub fn event_fd(&self, ev: &Event<'_>, args: &Event<'_>) -> Option<&Arc<Fd>> {
@@ -708,6 +705,9 @@ impl State {
         self.fd(t, State::fd_num(args)?)
     }
 
+    /// What the fields of `ev` need (see [`View`]), as the state is now, with only what
+    /// `needs` says filled in. `args` is the event whose parameters give the fd and path (the
+    /// event itself, or for `print` the exit with its enter's parameters merged in).
     pub fn view_of(&mut self, ev: &Event<'_>, args: &Event<'_>, needs: Needs) -> View {
         self.view_unless_same(ev, args, needs, None).unwrap_or_default()
     }
@@ -1005,7 +1005,7 @@ impl State {
             return;
         }
         if c.op == Op::Bind {
-            self.bind(tid, ev);
+            self.bind(tid, ev, c);
             return;
         }
         // New fds.
@@ -1260,12 +1260,9 @@ impl State {
 
     /// A bind that worked makes its socket a server socket on the bound address, named by
     /// it (`0.0.0.0:80`), as libsinsp does; an IPv4 address mapped into IPv6 is IPv4.
-    fn bind(&mut self, tid: i64, ev: &Event<'_>) {
-        let fdnum = match ev.param_named("fd") {
-            Some(Ok(Value::Fd(n))) => n,
-            _ => return,
-        };
-        let worked = int_param(ev, code(ev.code()).res).is_some_and(|r| r >= 0);
+    fn bind(&mut self, tid: i64, ev: &Event<'_>, c: &Code) {
+        let Some(fdnum) = int_param(ev, c.fd) else { return };
+        let worked = int_param(ev, c.res).is_some_and(|r| r >= 0);
         let Some(Ok(Value::SockAddr(addr))) = ev.param_named("addr") else { return };
         let (kind, ip, port): (u8, std::net::IpAddr, u16) = match addr {
             SockAddr::V4 { ip, port } => (fd_kind::IPV4_SERVSOCK, ip.into(), port),
@@ -1450,7 +1447,6 @@ fn fill_tuple(f: &mut Fd, t: &SockTuple<'_>) {
     }
 }
 
-/// `base` + `rel`, with `.` and `..` components resolved, as sysdig shows fd names.
 /// The key of [`State::written`] for `path` (absolute, or relative to `dir`) as thread `t`
 /// sees it.
 fn written_key(t: &Thread, dir: &[u8], path: &[u8]) -> Vec<u8> {
@@ -1461,6 +1457,7 @@ fn written_key(t: &Thread, dir: &[u8], path: &[u8]) -> Vec<u8> {
     key
 }
 
+/// `base` + `rel`, with `.` and `..` components resolved, as sysdig shows fd names.
 pub fn join_path(base: &[u8], rel: &[u8]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
     for c in base.split(|&b| b == b'/').chain(rel.split(|&b| b == b'/')) {

@@ -9,7 +9,7 @@
 //! and `command`.
 //!
 //! `spy file` prints who touched one file and how, over the whole capture: one line per
-//! process life and act, in the order of their first touch, with the time of the first
+//! program run and act, in the order of their first touch, with the time of the first
 //! (UTC), the container, user, pid, process name, the act, how many times, the bytes read or
 //! written, and the command line. A FILTER narrows the events counted. `--json` writes one
 //! object per line, keyed by sysdig's field names where there is one (`proc.pid`,
@@ -39,8 +39,8 @@ pub enum Command {
     /// Who touched a file and how, per process.
     ///
     /// Opens (with their access), reads and writes (with their bytes), renames, links,
-    /// unlinks, mode and owner changes, execs and maps of the file: one line per process
-    /// life (until it execs or exits) and act, in the order of their first touch.
+    /// unlinks, mode and owner changes, execs and maps of the file: one line per program
+    /// run (a process until it execs or exits) and act, in the order of their first touch.
     File(FileArgs),
 }
 

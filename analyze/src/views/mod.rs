@@ -119,24 +119,14 @@ pub fn fd_type(fd: &Fd) -> &'static str {
 /// `fd.name` of an open fd: a connected socket's tuple, a listening socket's address,
 /// otherwise its recorded name.
 pub fn fd_name(fd: &Fd) -> String {
-    use dredge_format::state::fd_kind::*;
     if let Some(tuple) = crate::fields::socket_name(fd) {
         return tuple;
     }
-    let listener = matches!(fd.kind, IPV4_SERVSOCK | IPV6_SERVSOCK) && fd.name.is_empty();
-    match ip_addr(&fd.sip).filter(|_| listener) {
+    let listener = crate::fields::is_listener(fd) && fd.name.is_empty();
+    match crate::fields::ip(&fd.sip).filter(|_| listener) {
         Some(ip) => format!("{ip}:{}", fd.sport),
         // Old captures recorded unix socket paths with the newline of /proc/net/unix.
         None => lossy(fd.name.strip_suffix(b"\n").unwrap_or(&fd.name)),
-    }
-}
-
-/// An address as the state keeps it (4 or 16 bytes).
-pub(crate) fn ip_addr(bytes: &[u8]) -> Option<std::net::IpAddr> {
-    match bytes.len() {
-        4 => Some(std::net::IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
-        16 => Some(std::net::IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
-        _ => None,
     }
 }
 

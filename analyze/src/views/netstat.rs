@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashSet;
 
-use super::{ip_addr as ip, l4proto, lossy};
+use super::{l4proto, lossy};
+use crate::fields::{ip, is_listener};
 use crate::state::{Fd, Role, State, Thread};
 
 /// One socket.
@@ -64,9 +65,8 @@ fn conn(t: &Thread, n: i64, fd: &Fd, listening: &FxHashSet<u16>) -> Option<Conn>
 
 /// The ports that listening sockets of `state` listen on.
 pub(crate) fn listening(state: &State) -> FxHashSet<u16> {
-    use dredge_format::state::fd_kind::*;
     let servers = state.fds.values().flat_map(|m| m.values());
-    servers.filter(|f| matches!(f.kind, IPV4_SERVSOCK | IPV6_SERVSOCK)).map(|f| f.sport).collect()
+    servers.filter(|f| is_listener(f)).map(|f| f.sport).collect()
 }
 
 /// A socket as the views show it. A connected socket: IPv4 when both ends are IPv4

@@ -10,8 +10,9 @@
 //! is not matched. Names are compared as the processes gave them, `.` and `..` resolved:
 //! symbolic links are not followed, so a read through a link to the file is not the file's.
 //!
-//! Touches are added up per process life and act. A life runs from the start of a pid, or
-//! from an execve, to its next execve or its exit: the name and command line of a line are
+//! Touches are added up per program run and act. A run is one program in one process: from
+//! the start of a pid, or from an execve, to its next execve or its exit (a process's whole
+//! life, over all its programs, is [`lives`](super::lives)'s): the name and command line of a line are
 //! those of the program that acted. An act is what the call did: reads and writes through
 //! the file's fd are `read` and `write` (whatever the call: `pread`, `readv`, `sendfile`'s
 //! source ...) and count their bytes; everything else is the event's `evt.type`, with what
@@ -37,8 +38,8 @@ const AT_FDCWD: i64 = -100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touch {
     pub pid: i64,
-    /// Which life of the pid (see the module documentation).
-    pub life: u32,
+    /// Which run of the pid (see the module documentation).
+    pub run: u32,
     /// Nanoseconds since the epoch.
     pub ts: u64,
     pub act: Cow<'static, str>,
@@ -46,7 +47,7 @@ pub struct Touch {
     pub bytes: u64,
 }
 
-/// One line: a process life's touches of one act.
+/// One line: a program run's touches of one act.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// The first and last touch, in ns since the epoch.
@@ -68,9 +69,9 @@ pub struct Row {
 /// The touches of one file, event after event.
 pub struct SpyFile {
     path: Vec<u8>,
-    /// Per pid, its current life (absent: 0).
-    lives: FxHashMap<i64, u32>,
-    /// Per (pid, life, act), its line in `rows`.
+    /// Per pid, its current run (absent: 0).
+    runs: FxHashMap<i64, u32>,
+    /// Per (pid, run, act), its line in `rows`.
     index: FxHashMap<(i64, u32, Cow<'static, str>), usize>,
     fields: Fields,
     /// In the order of their first touch.
@@ -125,7 +126,7 @@ impl SpyFile {
     pub fn new(path: &[u8]) -> SpyFile {
         SpyFile {
             path: join_path(b"/", path),
-            lives: FxHashMap::default(),
+            runs: FxHashMap::default(),
             index: FxHashMap::default(),
             fields: Fields {
                 name: Field::new("proc.name", None),
@@ -146,17 +147,17 @@ impl SpyFile {
     /// What `ev` did to the file, if anything, with `state` as of the event (after its
     /// changes: an open's new fd is in the table). `args` is the event whose parameters to
     /// read (the exit with its enter's merged in, or the event itself). Every event is to be
-    /// given here, in order: lives end at execve and exit.
+    /// given here, in order: runs end at execve and exit.
     pub fn touch(&mut self, state: &State, ev: &Event<'_>, args: &Event<'_>) -> Option<Touch> {
         let t = state.threads.get(&ev.tid())?;
         let c = code(args.code());
         match c.op {
             Op::ProcExit if t.tid == t.pid => {
-                *self.lives.entry(t.pid).or_default() += 1;
+                *self.runs.entry(t.pid).or_default() += 1;
                 return None;
             }
             Op::Execve if int_param(args, c.res) == Some(0) => {
-                *self.lives.entry(t.pid).or_default() += 1;
+                *self.runs.entry(t.pid).or_default() += 1;
             }
             _ => {}
         }
@@ -173,13 +174,13 @@ impl SpyFile {
             Some(r) if r < 0 => Cow::Owned(format!("{act} {}", errno_name(r))),
             _ => act,
         };
-        let life = self.lives.get(&t.pid).copied().unwrap_or(0);
-        Some(Touch { pid: t.pid, life, ts: ev.ts(), act, bytes })
+        let run = self.runs.get(&t.pid).copied().unwrap_or(0);
+        Some(Touch { pid: t.pid, run, ts: ev.ts(), act, bytes })
     }
 
     /// Counts `touch` on its line, made from the event's fields `f` when it is the first.
     pub fn add(&mut self, touch: Touch, f: &EventFields<'_>) {
-        let key = (touch.pid, touch.life, touch.act);
+        let key = (touch.pid, touch.run, touch.act);
         if let Some(&i) = self.index.get(&key) {
             let row = &mut self.rows[i];
             row.last = row.last.max(touch.ts);
@@ -613,7 +614,7 @@ mod tests {
     }
 
     #[test]
-    fn an_execve_or_an_exit_ends_a_life() {
+    fn an_execve_or_an_exit_ends_a_run() {
         let (mut spy, mut state) = (SpyFile::new(b"/bin/busybox"), with_process());
         feed(&mut spy, &mut state, 1, &openat(3, AT_FDCWD, "/bin/busybox", 1));
         // The process runs the file: the exec is the new program's, and so is what follows.
