@@ -106,7 +106,7 @@ pub fn run(args: Args, table: Table) -> anyhow::Result<u8> {
                 })
                 .collect();
             let heading = ["COMMAND", "PID", "TID", "USER", "FD", "TYPE", "NAME"];
-            table_out(&mut out, heading, &rows).context("writing output")?;
+            super::table::table_out(&mut out, heading, &rows).context("writing output")?;
         }
         (Table::Netstat, false) => {
             let rows: Vec<[String; 5]> = conns
@@ -117,7 +117,7 @@ pub fn run(args: Args, table: Table) -> anyhow::Result<u8> {
                 })
                 .collect();
             let heading = ["PROTO", "SERVER", "CLIENT", "STATE", "TID/PID/COMMAND"];
-            table_out(&mut out, heading, &rows).context("writing output")?;
+            super::table::table_out(&mut out, heading, &rows).context("writing output")?;
         }
     }
     out.flush().context("writing output")?;
@@ -137,36 +137,6 @@ fn snapshot(
         Table::Lsof => (lsof(state, keep), Vec::new()),
         Table::Netstat => (Vec::new(), netstat(state, keep)),
     }
-}
-
-/// Columns as wide as their widest cell; the last one as it is.
-pub(crate) fn table_out<const N: usize>(
-    out: &mut dyn Write,
-    heading: [&str; N],
-    rows: &[[String; N]],
-) -> std::io::Result<()> {
-    let mut widths = heading.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |out: &mut dyn Write, cells: [&str; N]| -> std::io::Result<()> {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == N {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<w$}  ", w = widths[i]));
-            }
-        }
-        writeln!(out, "{}", text.trim_end())
-    };
-    line(out, heading)?;
-    for row in rows {
-        line(out, std::array::from_fn(|i| row[i].as_str()))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

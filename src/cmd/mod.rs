@@ -13,6 +13,7 @@ pub mod replay;
 pub mod rules;
 pub mod spans;
 pub mod spy;
+pub mod table;
 pub mod timeline;
 pub mod top;
 pub mod tree;

@@ -142,6 +142,17 @@ pub(crate) enum Until {
     After(u64),
 }
 
+impl Until {
+    /// The time it names, in ns since the epoch, for a capture whose first timed event is
+    /// at `first`.
+    pub(crate) fn end(self, first: u64) -> u64 {
+        match self {
+            Until::Epoch(t) => t,
+            Until::After(d) => first.saturating_add(d),
+        }
+    }
+}
+
 /// [`walk`], with the state left in `state` where the walk ends (the views that show the
 /// tables at a moment read it): at the end of the capture, or with `until`, just before the
 /// first event after that time.
@@ -269,11 +280,7 @@ fn walk_block(
             && ev.ts() > 0
         {
             let first = *w.first.get_or_insert(ev.ts());
-            let end = match until {
-                Until::Epoch(t) => t,
-                Until::After(d) => first.saturating_add(d),
-            };
-            if ev.ts() > end {
+            if ev.ts() > until.end(first) {
                 return Ok(true);
             }
         }

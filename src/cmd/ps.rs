@@ -19,8 +19,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use dredge_analyze::views::{container_name, row_matches};
 
-use super::lsof::{parse_at, table_out};
-use super::print::{Until, compile_filter};
+use super::lsof::parse_at;
+use super::print::compile_filter;
+use super::table::{one_line, table_out};
 use super::tree::{Followed, follow};
 
 /// The processes running at a moment of a capture.
@@ -45,19 +46,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let opened = super::open_capture(&args.file)?;
     let capture = &opened.capture;
     let (mut first, mut last) = (None, 0);
-    // Rows are matched against the main thread each process had at the moment: kept per
-    // life, as the walk passes the moment.
     let none = dredge_rules::ruleset::load(&[]);
     let Followed { lives, tables, damaged, .. } =
         follow(&args.file, capture, &none.ruleset, &mut |ev, _, _| {
-            first.get_or_insert(ev.ts());
+            if ev.ts() > 0 {
+                first.get_or_insert(ev.ts());
+            }
             last = ev.ts();
         });
-    let moment = match at {
-        None => last,
-        Some(Until::Epoch(ns)) => ns,
-        Some(Until::After(ns)) => first.unwrap_or(0).saturating_add(ns),
-    };
+    let moment = at.map_or(last, |at| at.end(first.unwrap_or(0)));
 
     let mut state = dredge_analyze::state::State::default();
     state.tables = tables.clone();
@@ -102,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     program.user.clone(),
                     name.clone(),
                     began,
-                    program.cmdline.replace('\n', "\\n"),
+                    one_line(&program.cmdline),
                 ]
             })
             .collect();

@@ -176,44 +176,21 @@ fn file(args: FileArgs) -> anyhow::Result<u8> {
                 let bytes = if r.bytes == 0 { "-".into() } else { human_bytes(r.bytes) };
                 [
                     super::utc(r.first),
-                    one_line(&r.container),
-                    one_line(&r.user),
+                    super::table::one_line(&r.container),
+                    super::table::one_line(&r.user),
                     r.pid.to_string(),
-                    one_line(&r.name),
-                    one_line(&r.act),
+                    super::table::one_line(&r.name),
+                    super::table::one_line(&r.act),
                     r.count.to_string(),
                     bytes,
-                    one_line(&r.cmdline),
+                    super::table::one_line(&r.cmdline),
                 ]
             })
             .collect();
         let heading =
             ["TIME", "CONTAINER", "USER", "PID", "PROCESS", "ACT", "COUNT", "BYTES", "COMMAND"];
-        super::lsof::table_out(&mut out, heading, &rows).context("writing output")?;
+        super::table::table_out(&mut out, heading, &rows).context("writing output")?;
     }
     out.flush().context("writing output")?;
     Ok(if damaged { crate::exit::DAMAGED } else { crate::exit::OK })
-}
-
-/// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`): a `sh -c` script
-/// or a file name with a newline in it stays on its line.
-fn one_line(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::one_line;
-
-    #[test]
-    fn control_characters_are_escaped_in_a_cell() {
-        assert_eq!(one_line("sh -c id\ncat /etc/shadow"), "sh -c id\\ncat /etc/shadow");
-        assert_eq!(one_line("a\tb\u{1b}"), "a\\tb\\u{1b}");
-        assert_eq!(one_line("plain"), "plain");
-    }
 }

@@ -20,8 +20,8 @@ use dredge_analyze::views::container_name;
 use dredge_analyze::views::timeline::{Kind, Timeline};
 use dredge_rules::eval::eval;
 
-use super::lsof::table_out;
 use super::print::compile_filter;
+use super::table::{one_line, table_out};
 use super::tree::{Followed, clock, descends, follow, in_container};
 
 /// The notable acts of a capture, in time order.
@@ -53,13 +53,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let filter = compile_filter(&args.filter)?;
-    let loaded = if args.no_rules {
-        dredge_rules::ruleset::load(&[])
-    } else {
-        match super::rules::load_to_run(&args.rules)? {
-            Some(l) => l,
-            None => return Ok(crate::exit::INPUT),
-        }
+    let Some(loaded) = super::rules::load_or_none(&args.rules, args.no_rules)? else {
+        return Ok(crate::exit::INPUT);
     };
     let opened = super::open_capture(&args.file)?;
     let mut timeline = Timeline::default();
@@ -116,7 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .iter()
             .map(|a| {
                 let id = &all[a.life].container_id;
-                let object = a.object.replace('\n', "\\n");
+                let object = one_line(&a.object);
                 let object = if a.count > 1 { format!("{object} (x{})", a.count) } else { object };
                 [
                     clock(a.ts),

@@ -30,6 +30,7 @@ use dredge_rules::ruleset::Ruleset;
 use std::collections::HashSet;
 
 use super::print::compile_filter;
+use super::table::one_line;
 
 /// The processes of a capture as a tree, with the findings on them.
 #[derive(clap::Args)]
@@ -64,13 +65,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let filter = compile_filter(&args.filter)?;
-    let loaded = if args.no_rules {
-        dredge_rules::ruleset::load(&[])
-    } else {
-        match super::rules::load_to_run(&args.rules)? {
-            Some(l) => l,
-            None => return Ok(crate::exit::INPUT),
-        }
+    let Some(loaded) = super::rules::load_or_none(&args.rules, args.no_rules)? else {
+        return Ok(crate::exit::INPUT);
     };
     let opened = super::open_capture(&args.file)?;
     let mut matched = HashSet::new();
@@ -260,23 +256,14 @@ pub(crate) fn clock(ns: u64) -> String {
 /// Characters of a command line the drawing shows, unless `--full`.
 const CMDLINE: usize = 100;
 
-/// A command line on one line: control characters escaped (`\n`), cut at [`CMDLINE`]
-/// characters unless `full`.
+/// A command line on one line (see [`one_line`]), cut at [`CMDLINE`] characters unless
+/// `full`.
 fn shown(cmdline: &str, full: bool) -> String {
-    let mut out = String::new();
-    for (n, c) in cmdline.chars().enumerate() {
-        if n == CMDLINE && !full {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
-            c => out.push(c),
-        }
+    let line = one_line(cmdline);
+    match line.char_indices().nth(CMDLINE) {
+        Some((at, _)) if !full => format!("{}…", &line[..at]),
+        _ => line,
     }
-    out
 }
 
 /// Draws the lives in `order` with tree lines.

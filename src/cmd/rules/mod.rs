@@ -79,6 +79,11 @@ pub fn load_to_run(paths: &[PathBuf]) -> anyhow::Result<Option<Loaded>> {
     Ok(Some(loaded))
 }
 
+/// [`load_to_run`], or no rules at all with `none` (a view's `--no-rules`).
+pub fn load_or_none(paths: &[PathBuf], none: bool) -> anyhow::Result<Option<Loaded>> {
+    if none { Ok(Some(load(&[]))) } else { load_to_run(paths) }
+}
+
 /// Reads and loads rules files; unreadable files are an input error.
 fn load_paths(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     Ok(load(&read_paths(paths)?))
