@@ -259,10 +259,9 @@ const CMDLINE: usize = 100;
 /// A command line on one line (see [`one_line`]), cut at [`CMDLINE`] characters unless
 /// `full`.
 fn shown(cmdline: &str, full: bool) -> String {
-    let line = one_line(cmdline);
-    match line.char_indices().nth(CMDLINE) {
-        Some((at, _)) if !full => format!("{}…", &line[..at]),
-        _ => line,
+    match cmdline.char_indices().nth(CMDLINE) {
+        Some((at, _)) if !full => format!("{}…", one_line(&cmdline[..at])),
+        _ => one_line(cmdline),
     }
 }
 
